@@ -1,0 +1,5 @@
+"""How it is optimised: topologies, every algorithm as one pure step, the ensemble simulator."""
+from . import topology
+from .base import Method, make, names, register
+
+__all__ = ["Method", "make", "names", "register", "topology"]

@@ -1,0 +1,14 @@
+import os
+
+import torch
+from hypothesis import HealthCheck, settings
+
+torch.set_default_dtype(torch.float64)
+
+settings.register_profile(
+    "ci", deadline=None, max_examples=25, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", deadline=None, max_examples=60)
+settings.register_profile("thorough", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
