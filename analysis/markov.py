@@ -1,0 +1,255 @@
+"""Exact escape statistics of the *discrete* algorithm at finite eta (THEORY.md §2).
+
+x' = m(x) + s xi, m(x) = x - eta grad L(x), xi ~ N(0, I), as an absorbing Markov chain on a
+uniform grid of cells (centres x_i, width Delta, edges e_i = x_i - Delta/2):
+P_ij = Phi((e_{j+1} - m_i)/s_i) - Phi((e_j - m_i)/s_i); mass beyond the grid (or beyond a
++-`trunc`*s window) goes to the outermost cell of the window, so rows sum to 1.
+With Q the transient block: (I - Q) m = 1 (mean steps), (I - Q) m2 = 1 + 2 Q m (second
+moment), S(n) = Q^n 1 (survival). Values at x0 by linear interpolation between centres.
+Grid error O(Delta^2) when the absorbing boundary lies on cell edges of both grids:
+Richardson over Delta and Delta/2 (each cell split in two). Use Delta <= s/20 in 1-D.
+Only feasible for total state dimension <= 2.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.interpolate import RegularGridInterpolator
+from scipy.sparse.linalg import spsolve
+from scipy.special import ndtr
+
+from .kolmogorov import as_numpy_fn
+
+__all__ = ["ChainResult", "markov_chain_1d", "markov_chain_2d", "markov_chain_two_agents_1d"]
+
+
+class ChainResult(NamedTuple):
+    """Mean (and second moment of) the number of steps to absorption, with Richardson error.
+
+    `survival[n]` = P(not absorbed after n steps), n = 0..n_survival-1 (fine grid).
+    `info`: coarse/fine values, grid sizes.
+    """
+    mean: float
+    err: float
+    second: float | None
+    second_err: float | None
+    survival: np.ndarray | None
+    info: dict
+
+
+def _uniform(x, name):
+    x = np.asarray(x, dtype=float).reshape(-1)
+    if x.size < 3:
+        raise ValueError(f"{name} needs at least 3 cells")
+    d = np.diff(x)
+    if np.any(d <= 0) or not np.allclose(d, d[0], rtol=1e-9, atol=0):
+        raise ValueError(f"{name} must be uniformly spaced and increasing")
+    return x, float(d[0])
+
+
+def _refine(x, delta):
+    return np.sort(np.concatenate([x - delta / 4, x + delta / 4]))
+
+
+def _kernel_1d(centres, delta, means, sds, trunc):
+    """Window of target cells per source and their probabilities (source, window)."""
+    n = centres.size
+    e0 = centres[0] - delta / 2
+    w = min(n, int(np.ceil(2 * trunc * np.max(sds) / delta)) + 3)
+    lo = np.floor((means - trunc * sds - e0) / delta).astype(np.int64)
+    lo = np.clip(lo, 0, n - w)
+    cols = lo[:, None] + np.arange(w)[None, :]
+    lower = e0 + cols * delta
+    upper = lower + delta
+    lower[:, 0] = -np.inf
+    upper[:, -1] = np.inf
+    a = (lower - means[:, None]) / sds[:, None]
+    b = (upper - means[:, None]) / sds[:, None]
+    right = a > 0  # both in the upper tail: use the complementary CDF for accuracy
+    p = np.where(right, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+    return cols, np.maximum(p, 0.0)
+
+
+def _solve(P, absorb, second, n_survival):
+    T = np.flatnonzero(~absorb)
+    if T.size == absorb.size:
+        raise ValueError("absorbing: the absorbing set contains no grid cell")
+    Q = P[T][:, T].tocsc()
+    A = (sp.identity(T.size, format="csc") - Q).tocsc()
+    m = np.zeros(absorb.size)
+    m[T] = spsolve(A, np.ones(T.size))
+    m2 = None
+    if second:
+        m2 = np.zeros(absorb.size)
+        m2[T] = spsolve(A, 1 + 2 * (Q @ m[T]))
+    surv = None
+    if n_survival:
+        v = np.ones(T.size)
+        surv = np.zeros((n_survival, absorb.size))
+        Qr = Q.tocsr()
+        for k in range(n_survival):
+            surv[k, T] = v
+            v = Qr @ v
+    return m, m2, surv
+
+
+def _chain_2d(axes, mean_fn, sds, absorbing, x0, second, n_survival, trunc):
+    (xa, dx), (ya, dy) = axes
+    nx, ny = xa.size, ya.size
+    X, Y = np.meshgrid(xa, ya, indexing="ij")
+    pts = np.stack([X.ravel(), Y.ravel()], axis=1)
+    mu = np.asarray(mean_fn(pts), dtype=float).reshape(-1, 2)
+    cx, px = _kernel_1d(xa, dx, mu[:, 0], np.full(len(pts), sds[0]), trunc)
+    cy, py = _kernel_1d(ya, dy, mu[:, 1], np.full(len(pts), sds[1]), trunc)
+    cols = (cx[:, :, None] * ny + cy[:, None, :]).reshape(len(pts), -1)
+    vals = (px[:, :, None] * py[:, None, :]).reshape(len(pts), -1)
+    rows = np.repeat(np.arange(len(pts)), cols.shape[1])
+    P = sp.csr_matrix((vals.ravel(), (rows, cols.ravel())), shape=(len(pts), len(pts)))
+    absorb = np.asarray(absorbing(pts), dtype=bool).reshape(-1)
+    m, m2, surv = _solve(P, absorb, second, n_survival)
+    f = lambda u: float(RegularGridInterpolator((xa, ya), u.reshape(nx, ny))(x0[None])[0])  # noqa
+    s_at = None if surv is None else np.array([f(s) for s in surv])
+    return f(m), (f(m2) if second else None), s_at, len(pts)
+
+
+def _richardson(run, grids, refine, richardson, second, n_survival):
+    c = run(grids, n_survival if not richardson else 0)
+    info = {"coarse": c[0], "cells": c[3]}
+    if not richardson:
+        return ChainResult(c[0], np.nan, c[1], np.nan if second else None, c[2], info)
+    f = run(refine(grids), n_survival)
+    info.update(fine=f[0], cells_fine=f[3])
+    r = lambda a, b: ((4 * b - a) / 3, abs(b - a) / 3)  # noqa: E731
+    mean, err = r(c[0], f[0])
+    sec, serr = r(c[1], f[1]) if second else (None, None)
+    return ChainResult(mean, err, sec, serr, f[2], info)
+
+
+def _check(eta, s):
+    if not np.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta must be > 0, got {eta}")
+    if not callable(s) and (not np.isfinite(s) or s <= 0):
+        raise ValueError(f"s must be > 0, got {s}")
+
+
+def _threshold(absorbing, x0):
+    if callable(absorbing):
+        return absorbing
+    M = float(absorbing)
+    return (lambda x: x > M) if M > x0 else (lambda x: x < M)
+
+
+def markov_chain_1d(x_grid, eta: float, grad: Callable, s, absorbing, x0: float, *,
+                    richardson: bool = True, second: bool = True, n_survival: int = 0,
+                    trunc: float = 6.0) -> ChainResult:
+    """Steps to absorption of x' = x - eta grad(x) + s(x) xi on a 1-D cell grid (THEORY.md §2).
+
+    x_grid: uniform cell centres; s: per-step noise sd (float or callable; s^2 = eta^2 C/B);
+    absorbing: callable on centres -> bool, or a float M (absorb beyond M, on the side away
+    from x0; put M on a cell edge for O(Delta^2)). Mass leaving the grid goes to the end
+    cell. Richardson over Delta, Delta/2; `err` estimates the error of the Delta/2 value.
+    """
+    _check(eta, s)
+    x, delta = _uniform(x_grid, "x_grid")
+    grad = as_numpy_fn(grad)
+    absorbing = _threshold(absorbing, x0)
+    x0 = np.asarray([float(x0)])
+    sfun = (lambda z: np.asarray(s(z), float) * np.ones_like(z)) if callable(s) \
+        else (lambda z: np.full_like(z, float(s)))
+    if delta > np.min(sfun(x)) / 20 * (1 + 1e-9):
+        warnings.warn("markov_chain_1d: Delta > s/20 (THEORY.md §2 asks Delta <= s/20)",
+                      stacklevel=2)
+
+    def run(g, ns):
+        xs, d = g
+        mu = xs - eta * grad(xs)
+        cols, p = _kernel_1d(xs, d, mu, sfun(xs), trunc)
+        rows = np.repeat(np.arange(xs.size), cols.shape[1])
+        P = sp.csr_matrix((p.ravel(), (rows, cols.ravel())), shape=(xs.size, xs.size))
+        absorb = np.asarray(absorbing(xs), dtype=bool).reshape(-1)
+        m, m2, surv = _solve(P, absorb, second, ns)
+        f = lambda u: float(np.interp(x0, xs, u)[0])  # noqa: E731
+        s_at = None if surv is None else np.array([f(v) for v in surv])
+        return f(m), (f(m2) if second else None), s_at, xs.size
+    return _richardson(run, (x, delta), lambda g: (_refine(*g), g[1] / 2),
+                       richardson, second, n_survival)
+
+
+def markov_chain_2d(x_grid, y_grid, eta: float, grad: Callable, s: float, absorbing: Callable,
+                    x0, *, richardson: bool = True, second: bool = False, n_survival: int = 0,
+                    trunc: float = 6.0) -> ChainResult:
+    """2-D centralised chain, isotropic noise: P = product of 1-D CDF differences (§2).
+
+    grad(points (n, 2)) -> (n, 2); absorbing(points (n, 2)) -> bool (n,) on cell centres.
+    Sparse, each row truncated to +-trunc*s per axis (tails lumped into the window's end
+    cells). Cost ~ cells * (2 trunc s / Delta)^2 nonzeros: coarse grids plus Richardson.
+    """
+    _check(eta, s)
+    gx, gy = _uniform(x_grid, "x_grid"), _uniform(y_grid, "y_grid")
+    grad = as_numpy_fn(grad)
+    x0 = np.asarray(x0, dtype=float).reshape(2)
+    mean_fn = lambda p: p - eta * grad(p)  # noqa: E731
+
+    def run(g, ns):
+        return _chain_2d(g, mean_fn, (s, s), absorbing, x0, second, ns, trunc)
+    ref = lambda g: tuple((_refine(*a), a[1] / 2) for a in g)  # noqa: E731
+    return _richardson(run, (gx, gy), ref, richardson, second, n_survival)
+
+
+def _perron(W):
+    vals, vecs = np.linalg.eig(W.T)
+    p = np.real(vecs[:, np.argmin(np.abs(vals - 1))])
+    return p / p.sum()
+
+
+def markov_chain_two_agents_1d(x_grid, eta: float, grad: Callable, s: float, W, M: float,
+                               x0: float, *, scheme: str = "consensus", event: str = "centroid",
+                               richardson: bool = True, second: bool = False,
+                               n_survival: int = 0, trunc: float = 6.0) -> ChainResult:
+    """Two agents (K = 2) in 1-D on the product grid; steps until the escape event (§1, §2).
+
+    Both agents start at x0; each gets independent noise s xi_i per step (s^2 = eta^2 sigma^2/B);
+    W is 2x2 row-stochastic (x_i <- sum_j W_ij x_j).
+    - 'consensus' (D-SGD): x_i' = sum_j W_ij x_j - eta g(x_i) + s xi_i.
+    - 'cta': phi = W x; x_i' = phi_i - eta g(phi_i) + s xi_i.
+    - 'atc': x' = W psi' with psi' = x - eta g(x) + s xi (correlated noise in x), so the chain
+      runs on psi: psi' = W psi - eta g(W psi) + s xi (independent noise) and the event is
+      tested on x = W psi (psi_0 = (x0, x0) gives x_0 = (x0, x0)). Its absorbing boundary is
+      slanted in psi unless W = I: grid error O(Delta), Richardson only indicative.
+    event (escape past M, on the side away from x0): 'centroid' (Perron-weighted mean
+    p^T x past M, p^T W = p^T), 'first' (any agent), 'all' (both at once).
+    """
+    _check(eta, s)
+    if scheme not in ("consensus", "atc", "cta"):
+        raise ValueError(f"scheme must be one of ['consensus', 'atc', 'cta'], got {scheme!r}")
+    if event not in ("centroid", "first", "all"):
+        raise ValueError(f"event must be one of ['centroid', 'first', 'all'], got {event!r}")
+    W = np.asarray(W, dtype=float)
+    if W.shape != (2, 2) or np.any(W < 0) or not np.allclose(W.sum(1), 1):
+        raise ValueError("W must be a 2x2 non-negative row-stochastic matrix")
+    g = _uniform(x_grid, "x_grid")
+    grad = as_numpy_fn(grad)
+    sign = 1.0 if M > x0 else -1.0
+    p = _perron(W)
+    to_x = (lambda q: q @ W.T) if scheme == "atc" else (lambda q: q)  # noqa: E731
+
+    def absorbing(q):
+        past = sign * (to_x(q) - M) > 0
+        if event == "centroid":
+            return sign * (to_x(q) @ p - M) > 0
+        return past.any(1) if event == "first" else past.all(1)
+
+    def mean_fn(q):
+        if scheme == "consensus":
+            return q @ W.T - eta * grad(q.reshape(-1, 1)).reshape(q.shape)
+        phi = q @ W.T
+        return phi - eta * grad(phi.reshape(-1, 1)).reshape(q.shape)
+    start = np.array([x0, x0], dtype=float)
+
+    def run(gr, ns):
+        return _chain_2d(gr, mean_fn, (s, s), absorbing, start, second, ns, trunc)
+    ref = lambda gr: tuple((_refine(*a), a[1] / 2) for a in gr)  # noqa: E731
+    return _richardson(run, (g, g), ref, richardson, second, n_survival)

@@ -1,0 +1,327 @@
+"""Elastic averaging and its parameter-server baselines (THEORY.md §6; Zhang, Choromanska,
+LeCun, arXiv 1412.6651): 'easgd', 'easgd_async', 'easgd_rr', 'eamsgd', 'downpour', 'admm_rr'.
+
+All keep a center (master) variable x̃ of shape (..., d); `model(state)` returns x̃. The
+topology is not used (centralised parameter server); it may be None. K comes from x0; when
+neither `topology` nor `K=` is given, `comm` is nan (it depends on K). The center starts at
+the worker average x̃⁰ = mean_i x0^i (the paper starts from x^i = x̃).
+
+Clock: `step(state, oracle, t, rng)` is called with t = 0, 1, 2, ...; "τ | t" is checked on
+that Python integer (all workers share one clock), so communication happens at t = 0.
+`comm` counts each vector transmitted once (worker -> master and master -> worker), all
+workers together, averaged per step; scalars are not counted.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from ..base import Method, check_lr, register
+
+
+class EasgdState(NamedTuple):
+    x: torch.Tensor        # (..., K, d) workers
+    center: torch.Tensor   # (..., d) x̃
+
+
+class EamsgdState(NamedTuple):
+    x: torch.Tensor
+    center: torch.Tensor
+    v: torch.Tensor        # (..., K, d) Nesterov velocity
+
+
+class DownpourState(NamedTuple):
+    x: torch.Tensor
+    center: torch.Tensor
+    acc: torch.Tensor      # (..., K, d) accumulated -η g since the last push
+    hist: torch.Tensor     # (..., staleness+1, d) center after each of the last steps, oldest first
+
+
+class AdmmState(NamedTuple):
+    x: torch.Tensor
+    lam: torch.Tensor      # (..., K, d) rescaled multipliers λ^i
+    center: torch.Tensor
+
+
+# ---------------------------------------------------------------- validation helpers
+
+def _nonneg(v, name):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a non-negative finite number, got {v!r}")
+    return float(v)
+
+
+def _pos_int(v, name, minimum=1):
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def _workers(topology, K):
+    """K from the topology and/or K=; None when neither is given."""
+    kt = None if topology is None else int(topology.K)
+    if K is not None:
+        K = _pos_int(K, "K")
+        if kt is not None and kt != K:
+            raise ValueError(f"K = {K} disagrees with topology {topology.name!r} (K = {kt})")
+        return K
+    return kt
+
+
+def _coupling(lr, rho, alpha, default_beta=0.9):
+    """Resolve α = ηρ or α given; None = the paper's default α = 0.9/K (resolved at step time)."""
+    if rho is not None and alpha is not None:
+        raise ValueError("give either rho or alpha (alpha = lr * rho), not both")
+    if rho is not None:
+        return lr * _nonneg(rho, "rho")
+    if alpha is not None:
+        return _nonneg(alpha, "alpha")
+    return None
+
+
+def _alpha(alpha, K):
+    return 0.9 / K if alpha is None else alpha
+
+
+def _check_x0(x0, K=None):
+    if not torch.is_tensor(x0) or x0.ndim < 2:
+        raise ValueError(f"x0 must be a tensor of shape (..., K, d), got "
+                         f"{tuple(x0.shape) if torch.is_tensor(x0) else type(x0).__name__}")
+    if K is not None and x0.shape[-2] != K:
+        raise ValueError(f"x0 has {x0.shape[-2]} workers on axis -2 but K = {K} was given")
+    return x0
+
+
+def _comm(K, per_K):
+    return float("nan") if K is None else float(per_K(K))
+
+
+def _center_init(x0, K=None):
+    x0 = _check_x0(x0, K)
+    return x0.clone(), x0.mean(dim=-2)
+
+
+# ---------------------------------------------------------------- synchronous EASGD
+
+@register("easgd")
+def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Method:
+    """Synchronous EASGD [paper eqs 3–6, THEORY.md §6], both updates from pre-step values:
+    x^i ← x^i − η g^i(x^i) − α(x^i − x̃);  x̃ ← (1 − β) x̃ + β mean_i x^i,
+    α = ηρ (or `alpha`; default 0.9/K), β = Kα unless given. comm = 2K (each worker sends x^i
+    and receives x̃ every step)."""
+    lr = check_lr(lr)
+    a = _coupling(lr, rho, alpha)
+    b = None if beta is None else _nonneg(beta, "beta")
+    Kn = _workers(topology, K)
+
+    def init(x0, oracle=None, rng=None):
+        x, c = _center_init(x0, Kn)
+        return EasgdState(x, c)
+
+    def step(s, oracle, t, rng):
+        k = s.x.shape[-2]
+        al = _alpha(a, k)
+        be = k * al if b is None else b
+        _, g = oracle(s.x, t, rng)
+        c = s.center.unsqueeze(-2)
+        x = s.x - lr * g - al * (s.x - c)
+        center = (1 - be) * s.center + be * s.x.mean(dim=-2)
+        return EasgdState(x, center)
+
+    hp = dict(lr=lr, alpha=a, beta=b)
+    return Method("easgd", init, step, _model, _comm(Kn, lambda k: 2 * k), hp, topology)
+
+
+def _model(s):
+    """The center variable x̃ (..., d)."""
+    return s.center
+
+
+def _elastic(x, center, al, order):
+    """Elastic exchange of Algorithm 1 a)–b) for all K workers from pre-step x.
+    'simultaneous': x^i ← x^i − α(x^i − x̃), x̃ ← x̃ + α Σ_i (x^i − x̃) (one x̃ for all);
+    'sequential': workers i = 0..K−1 in turn, each seeing the x̃ left by the previous one."""
+    if order == "simultaneous":
+        diff = x - center.unsqueeze(-2)
+        return x - al * diff, center + al * diff.sum(dim=-2)
+    rows = []
+    for i in range(x.shape[-2]):
+        d = x[..., i, :] - center
+        rows.append(x[..., i, :] - al * d)
+        center = center + al * d
+    return torch.stack(rows, dim=-2), center
+
+
+_ORDERS = ("simultaneous", "sequential")
+
+
+def _check_order(order):
+    if order not in _ORDERS:
+        raise ValueError(f"order must be one of {_ORDERS}, got {order!r}")
+    return order
+
+
+@register("easgd_async")
+def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simultaneous",
+                K=None) -> Method:
+    """Asynchronous EASGD, Algorithm 1 [paper, THEORY.md §6], all workers on one clock t.
+    With x the pre-step iterate: if τ | t: x^i ← x^i − α(x − x̃), x̃ ← x̃ + α(x − x̃) (across
+    workers per `order`, see `_elastic`); then x^i ← x^i − η g^i(x) (gradient at the pre-step x,
+    as in Algorithm 1). α = ηρ or `alpha` (default 0.9/K, the paper's β = pα = 0.9).
+    τ = 1 with order='simultaneous' is synchronous EASGD with β = Kα. comm = 2K/τ."""
+    lr = check_lr(lr)
+    a = _coupling(lr, rho, alpha)
+    tau = _pos_int(tau, "tau")
+    order = _check_order(order)
+    Kn = _workers(topology, K)
+
+    def init(x0, oracle=None, rng=None):
+        x, c = _center_init(x0, Kn)
+        return EasgdState(x, c)
+
+    def step(s, oracle, t, rng):
+        _, g = oracle(s.x, t, rng)
+        x, c = s.x, s.center
+        if int(t) % tau == 0:
+            x, c = _elastic(x, c, _alpha(a, x.shape[-2]), order)
+        return EasgdState(x - lr * g, c)
+
+    hp = dict(lr=lr, alpha=a, tau=tau, order=order)
+    return Method("easgd_async", init, step, _model, _comm(Kn, lambda k: 2 * k / tau), hp, topology)
+
+
+@register("eamsgd")
+def eamsgd(topology=None, lr=None, rho=None, alpha=None, tau=1, delta=0.99,
+           order="simultaneous", K=None) -> Method:
+    """EAMSGD, Algorithm 2 [paper, THEORY.md §6]: with x the pre-step iterate, if τ | t the
+    elastic exchange of Algorithm 1 (see `easgd_async`); then Nesterov momentum
+    v^i ← δ v^i − η g^i(x + δ v^i), x^i ← x^i + v^i. v⁰ = 0; δ = `delta` (paper 0.99).
+    comm = 2K/τ."""
+    lr = check_lr(lr)
+    a = _coupling(lr, rho, alpha)
+    tau = _pos_int(tau, "tau")
+    order = _check_order(order)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
+        raise ValueError(f"delta (momentum) must lie in [0, 1), got {delta!r}")
+    delta = float(delta)
+    Kn = _workers(topology, K)
+
+    def init(x0, oracle=None, rng=None):
+        x, c = _center_init(x0, Kn)
+        return EamsgdState(x, c, torch.zeros_like(x))
+
+    def step(s, oracle, t, rng):
+        _, g = oracle(s.x + delta * s.v, t, rng)
+        x, c = s.x, s.center
+        if int(t) % tau == 0:
+            x, c = _elastic(x, c, _alpha(a, x.shape[-2]), order)
+        v = delta * s.v - lr * g
+        return EamsgdState(x + v, c, v)
+
+    hp = dict(lr=lr, alpha=a, tau=tau, delta=delta, order=order)
+    return Method("eamsgd", init, step, _model, _comm(Kn, lambda k: 2 * k / tau), hp, topology)
+
+
+# ---------------------------------------------------------------- round robin
+
+def _active_mask(x, t):
+    """(K, 1) boolean mask of worker i = t mod K (integer t only)."""
+    k = x.shape[-2]
+    return (torch.arange(k, device=x.device) == int(t) % k).unsqueeze(-1)
+
+
+@register("easgd_rr")
+def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
+    """Round-robin EASGD [paper §4, THEORY.md §6]: at step t only worker i = t mod K
+    (0-based; the paper's i ≡ t+1 mod p, 1-based) acts, from its pre-update x^i:
+    x^i ← x^i − η∇F(x^i) − α(x^i − x̃);  x̃ ← x̃ + α(x^i − x̃).  α = ηρ or `alpha`
+    (default 0.9/K). The oracle is evaluated on all workers; only row i is used.
+    comm = 2 (x^i up, x̃ down, per step)."""
+    lr = check_lr(lr)
+    a = _coupling(lr, rho, alpha)
+    Kn = _workers(topology, K)
+
+    def init(x0, oracle=None, rng=None):
+        x, c = _center_init(x0, Kn)
+        return EasgdState(x, c)
+
+    def step(s, oracle, t, rng):
+        al = _alpha(a, s.x.shape[-2])
+        i = int(t) % s.x.shape[-2]
+        _, g = oracle(s.x, t, rng)
+        xi = s.x[..., i, :]
+        new_i = xi - lr * g[..., i, :] - al * (xi - s.center)
+        x = torch.where(_active_mask(s.x, t), new_i.unsqueeze(-2), s.x)
+        return EasgdState(x, s.center + al * (xi - s.center))
+
+    hp = dict(lr=lr, alpha=a)
+    return Method("easgd_rr", init, step, _model, _comm(Kn, lambda k: 2.0), hp, topology)
+
+
+@register("admm_rr")
+def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
+    """Round-robin ADMM [paper §4; reconstruction of THEORY.md §6, derived], rescaled
+    multipliers λ^i (λ⁰ = 0). Active worker i = t mod K:
+    λ^i ← λ^i − (x^i − x̃);  x^i ← (x^i − η∇F(x^i) + ηρ(λ^i + x̃)) / (1 + ηρ)  (new λ^i, old x̃);
+    x̃ ← (1/K) Σ_j (x^j − λ^j)  (new values). comm = 2 (x̃ down, x^i − λ^i up, per step)."""
+    lr = check_lr(lr)
+    if rho is None:
+        raise ValueError("rho (ADMM penalty) is required for admm_rr")
+    rho = _nonneg(rho, "rho")
+    Kn = _workers(topology, K)
+    er = lr * rho
+
+    def init(x0, oracle=None, rng=None):
+        x, c = _center_init(x0, Kn)
+        return AdmmState(x, torch.zeros_like(x), c)
+
+    def step(s, oracle, t, rng):
+        i = int(t) % s.x.shape[-2]
+        m = _active_mask(s.x, t)
+        _, g = oracle(s.x, t, rng)
+        xi = s.x[..., i, :]
+        lam_i = s.lam[..., i, :] - (xi - s.center)
+        x_i = (xi - lr * g[..., i, :] + er * (lam_i + s.center)) / (1 + er)
+        x = torch.where(m, x_i.unsqueeze(-2), s.x)
+        lam = torch.where(m, lam_i.unsqueeze(-2), s.lam)
+        return AdmmState(x, lam, (x - lam).mean(dim=-2))
+
+    hp = dict(lr=lr, rho=rho)
+    return Method("admm_rr", init, step, _model, _comm(Kn, lambda k: 2.0), hp, topology)
+
+
+# ---------------------------------------------------------------- DOWNPOUR
+
+@register("downpour")
+def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
+    """DOWNPOUR [paper's baseline, THEORY.md §6], synchronous simulation. Each step: if τ | t:
+    the master adds every accumulator, x̃ ← x̃ + Σ_i a^i, each worker
+    pulls x^i ← (master value `staleness` steps ago, after that step's push) and a^i ← 0; then,
+    at the (pulled) x^i: x^i ← x^i − η g^i(x^i), a^i ← a^i − η g^i(x^i). staleness = 0 pulls the fresh x̃; before
+    the start the master value is x̃⁰. comm = 2K/τ (a^i up, x̃ down)."""
+    lr = check_lr(lr)
+    tau = _pos_int(tau, "tau")
+    staleness = _pos_int(staleness, "staleness", minimum=0)
+    Kn = _workers(topology, K)
+
+    def init(x0, oracle=None, rng=None):
+        x, c = _center_init(x0, Kn)
+        hist = c.unsqueeze(-2).expand(*c.shape[:-1], staleness + 1, c.shape[-1]).clone()
+        return DownpourState(x, c, torch.zeros_like(x), hist)
+
+    def step(s, oracle, t, rng):
+        x, c, acc = s.x, s.center, s.acc
+        comm_step = int(t) % tau == 0
+        if comm_step:
+            c = c + acc.sum(dim=-2)
+        hist = torch.cat([s.hist[..., 1:, :], c.unsqueeze(-2)], dim=-2)
+        if comm_step:
+            x = hist[..., :1, :].expand_as(x)
+            acc = torch.zeros_like(acc)
+        _, g = oracle(x, t, rng)
+        return DownpourState(x - lr * g, c, acc - lr * g, hist)
+
+    hp = dict(lr=lr, tau=tau, staleness=staleness)
+    return Method("downpour", init, step, _model, _comm(Kn, lambda k: 2 * k / tau), hp, topology)

@@ -1,0 +1,381 @@
+"""Vectorised ensemble simulator: R independent replicas of a K-worker run, stepped at once.
+
+`simulate(method, oracle, x0, steps, ...)` runs `method.step` (the one implementation of an
+algorithm, `dynamics.base`) on a state whose tensors carry a leading replica axis R, records
+metrics on a schedule, freezes replicas on events (a stopping predicate, divergence, NaN/Inf)
+with `torch.where` masking so the ensemble keeps stepping vectorised, and returns numpy arrays.
+
+Randomness comes from `landscapes.rng.Streams(seed, replica_ids)`: replica r's draws depend
+only on (seed, r), so a replica's path does not depend on R or on the other replicas, and a
+sub-ensemble `replicas=torch.tensor([3, 5])` reproduces rows 3 and 5 of a full run exactly.
+
+Recorded quantities (THEORY.md §0): loss of the averaged model f(w_a), w_a = method.model
+(the average for averaging methods); consensus distance Tr Ξ = (1/K) Σ_k ‖x_k − x̄‖²; the
+loss f(x_k) at every worker; any state field ('field:NAME').
+
+Time convention: the state after k steps is at time k; `method.step(state, oracle, t, rng)`
+takes time t to t + 1; `init` is time 0. An event found after the step with index t is
+recorded at step t + 1 (an event already true at time 0 at step 0).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from landscapes.rng import Streams
+
+__all__ = ["SimResult", "simulate", "RECORDERS", "consensus_distance"]
+
+RECORDERS = ("loss_avg", "consensus", "loss_workers", "model")
+_DEFAULT = ("loss_avg", "consensus", "loss_workers")
+_STOP_ON = ("centroid", "any", "all")
+_KINDS = np.array(["none", "stop", "diverged"])
+_CHECK_EVERY = 64  # steps between host-side "all replicas stopped?" checks
+
+
+def consensus_distance(x: torch.Tensor) -> torch.Tensor:
+    """Tr Ξ = (1/K) Σ_k ‖x_k − x̄‖² for x (..., K, d) -> (...) (THEORY.md §0)."""
+    return (x - x.mean(dim=-2, keepdim=True)).square().sum(dim=-1).mean(dim=-1)
+
+
+@dataclass
+class SimResult:
+    """Arrays of one ensemble run. `records[name]` has shape (T, R, ...) at `times` (T,).
+
+    `event_step` (R,): step at which the replica was frozen (-1 = never), `event_kind` (R,)
+    'none' | 'stop' | 'diverged'; `diverged` (R,) bool with `diverged_step` (R,) (-1 = never);
+    `x` the final per-worker iterates (R, K, d); `replicas` the replica ids; `steps_run` the
+    number of steps actually stepped (fewer than `config['steps']` when every replica stopped).
+    """
+    times: np.ndarray
+    records: dict
+    event_step: np.ndarray
+    event_kind: np.ndarray
+    diverged: np.ndarray
+    diverged_step: np.ndarray
+    x: np.ndarray
+    replicas: np.ndarray
+    steps_run: int
+    config: dict = field(default_factory=dict)
+    seed: int = 0
+
+    _ARRAYS = ("times", "event_step", "event_kind", "diverged", "diverged_step", "x", "replicas")
+
+    def save(self, directory) -> Path:
+        """Write `arrays.npz` (no pickles) and `result.json` (config, seed, steps_run)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+        arrays.update({f"rec/{k}": np.asarray(v) for k, v in self.records.items()})
+        np.savez(d / "arrays.npz", **arrays)
+        meta = {"config": self.config, "seed": self.seed, "steps_run": self.steps_run,
+                "records": list(self.records)}
+        (d / "result.json").write_text(json.dumps(meta, indent=1, default=str))
+        return d
+
+    @classmethod
+    def load(cls, directory) -> "SimResult":
+        d = Path(directory)
+        if not (d / "arrays.npz").exists() or not (d / "result.json").exists():
+            raise ValueError(f"directory {str(d)!r} holds no saved SimResult (arrays.npz + result.json)")
+        meta = json.loads((d / "result.json").read_text())
+        with np.load(d / "arrays.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in cls._ARRAYS}
+            records = {k: z[f"rec/{k}"] for k in meta["records"]}
+        return cls(records=records, steps_run=int(meta["steps_run"]), config=meta["config"],
+                   seed=int(meta["seed"]), **arrays)
+
+
+# ---------------------------------------------------------------- validation helpers
+
+def _replica_ids(replicas, x0: torch.Tensor) -> torch.Tensor:
+    if replicas is None:
+        n = x0.shape[0] if x0.ndim == 3 else 1
+        return torch.arange(n)
+    if isinstance(replicas, bool):
+        raise ValueError(f"replicas must be an int >= 1 or a 1-D tensor of replica ids, got {replicas!r}")
+    if isinstance(replicas, (int, np.integer)):
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {replicas}")
+        return torch.arange(int(replicas))
+    ids = torch.as_tensor(replicas)
+    if ids.ndim != 1 or ids.numel() == 0 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+        raise ValueError(f"replicas must be an int >= 1 or a non-empty 1-D integer tensor of ids, "
+                         f"got {replicas!r}")
+    if bool((ids < 0).any()):
+        raise ValueError("replicas: replica ids must be >= 0")
+    if ids.unique().numel() != ids.numel():
+        raise ValueError("replicas: replica ids must be distinct")
+    return ids.to(torch.int64).cpu()
+
+
+def _schedule(record_every, steps: int) -> list[int]:
+    if isinstance(record_every, (int, np.integer)) and not isinstance(record_every, bool):
+        if record_every < 1:
+            raise ValueError(f"record_every must be an int >= 1 or an iterable of steps, got {record_every}")
+        return list(range(0, steps + 1, int(record_every)))
+    try:
+        ts = sorted({int(t) for t in record_every})
+    except (TypeError, ValueError):
+        raise ValueError(f"record_every must be an int >= 1 or an iterable of integer steps, "
+                         f"got {record_every!r}") from None
+    if ts and (ts[0] < 0 or ts[-1] > steps):
+        raise ValueError(f"record_every: scheduled steps must lie in [0, steps={steps}], got {ts[0]}..{ts[-1]}")
+    return ts
+
+
+def _objective(objective, oracle):
+    if objective is not None:
+        if not callable(objective):
+            raise ValueError("objective must be a callable f(w) -> (...)")
+        return objective
+    for attr in ("problem", "landscape"):
+        f = getattr(getattr(oracle, attr, None), "f", None)
+        if callable(f):
+            return f
+    return None
+
+
+def _recorders(recorders, objective) -> dict[str, Callable]:
+    """Resolve names / a dict into callables rec(state, method, oracle, t) -> (R, ...)."""
+    default = recorders is None
+    if default:
+        recorders = _DEFAULT if objective is not None else ("consensus",)
+    if isinstance(recorders, str):
+        recorders = (recorders,)
+    if isinstance(recorders, dict):
+        items = list(recorders.items())
+        for name, fn in items:
+            if not callable(fn):
+                raise ValueError(f"recorders[{name!r}] must be callable(state, method, oracle, t)")
+        return dict(items)
+    out = {}
+    for name in recorders:
+        if not isinstance(name, str):
+            raise ValueError(f"recorders: entries must be names (str), got {name!r}")
+        if name.startswith("field:"):
+            fld = name[6:]
+            out[name] = (lambda f: lambda s, m, o, t: getattr(s, f).clone())(fld)
+            continue
+        if name not in RECORDERS:
+            raise ValueError(f"recorders: unknown recorder {name!r}; choose from "
+                             f"{', '.join(RECORDERS)}, 'field:NAME' or pass a dict name -> callable")
+        if name in ("loss_avg", "loss_workers") and objective is None:
+            raise ValueError(f"recorders: {name!r} needs an objective: pass objective=f or an oracle "
+                             "with .landscape.f / .problem.f")
+        if name == "loss_avg":
+            out[name] = lambda s, m, o, t: objective(m.model(s))
+        elif name == "loss_workers":
+            out[name] = lambda s, m, o, t: objective(s.x)
+        elif name == "consensus":
+            out[name] = lambda s, m, o, t: consensus_distance(s.x)
+        else:  # model
+            out[name] = lambda s, m, o, t: m.model(s).clone()
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(u) for u in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(u) for k, u in v.items()}
+    return repr(v)
+
+
+# ---------------------------------------------------------------- the simulator
+
+def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
+             record_every: int | Iterable[int] = 1, recorders=None, objective=None,
+             stop: Callable | None = None, stop_on: str = "centroid", divergence: float | None = 1e6,
+             device="cpu", dtype=torch.float64, progress: bool = False,
+             checkpoint=None, checkpoint_every: int | None = None, resume: bool = False) -> SimResult:
+    """Run `method` on `oracle` for R replicas from `x0` ((K, d) broadcast, or (R, K, d)).
+
+    `recorders`: names from RECORDERS, 'field:NAME', or a dict name -> rec(state, method, oracle,
+    t) -> Tensor (R, ...); default ('loss_avg', 'consensus', 'loss_workers') (only 'consensus'
+    when no objective is known). The objective f(w) is `objective`, else `oracle.problem.f`, else
+    `oracle.landscape.f`.
+    `stop(pos) -> bool`: pos is the centroid x̄ (R, d) for stop_on='centroid' (returns (R,)), the
+    workers x (R, K, d) for 'any' / 'all' (returns (R, K), reduced over workers, or (R,)).
+    A replica is diverged when max_k ‖x_k‖ > divergence or x holds NaN/Inf (None disables the
+    threshold; NaN/Inf is always flagged). Stopped or diverged replicas are frozen; the run ends
+    early once all are, and the remaining scheduled records are taken on the frozen states.
+    `checkpoint=path` with `checkpoint_every=N` saves the state every N steps; `resume=True`
+    continues from that file (same result as an uninterrupted run).
+    """
+    # ---- validate
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    steps = int(steps)
+    if stop_on not in _STOP_ON:
+        raise ValueError(f"stop_on must be one of {_STOP_ON}, got {stop_on!r}")
+    if stop is not None and not callable(stop):
+        raise ValueError("stop must be a callable predicate pos -> bool tensor")
+    if divergence is not None and not (isinstance(divergence, (int, float)) and divergence > 0):
+        raise ValueError(f"divergence must be a positive threshold or None, got {divergence!r}")
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint=path")
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=path")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' requested but CUDA is not available")
+    x0 = torch.as_tensor(x0)
+    if x0.ndim not in (2, 3) or x0.shape[-1] < 1 or x0.shape[-2] < 1:
+        raise ValueError(f"x0 must have shape (K, d) or (R, K, d), got {tuple(x0.shape)}")
+    ids = _replica_ids(replicas, x0)
+    R = ids.numel()
+    if x0.ndim == 3 and x0.shape[0] != R:
+        raise ValueError(f"x0 has {x0.shape[0]} replicas on its first axis but replicas gives R = {R}")
+    K, d = x0.shape[-2:]
+    x0 = x0.to(device=device, dtype=dtype).expand(R, K, d).clone()
+    times = _schedule(record_every, steps)
+    f_obj = _objective(objective, oracle)
+    recs = _recorders(recorders, f_obj)
+
+    rng = Streams(seed, ids.to(device), device=device, dtype=dtype)
+    fingerprint = {"steps": steps, "seed": int(seed), "replicas": ids.tolist(), "K": int(K), "d": int(d),
+                   "times": times, "method": str(getattr(method, "name", method)), "records": list(recs)}
+    config = {"method": fingerprint["method"], "hp": _jsonable(getattr(method, "hp", {})),
+              "topology": getattr(getattr(method, "topology", None), "name", None),
+              "steps": steps, "R": R, "K": int(K), "d": int(d), "seed": int(seed),
+              "record_times": times, "recorders": list(recs), "stop": stop is not None,
+              "stop_on": stop_on, "divergence": divergence, "device": str(device), "dtype": str(dtype)}
+
+    # ---- initial state (or the checkpoint)
+    state = method.init(x0, oracle, rng)
+    if not (isinstance(state, tuple) and hasattr(state, "_fields") and "x" in state._fields):
+        raise ValueError("method.init must return a NamedTuple state with a field 'x'")
+    ev_step = torch.full((R,), -1, dtype=torch.int64, device=device)
+    ev_kind = torch.zeros(R, dtype=torch.int64, device=device)
+    div_step = torch.full((R,), -1, dtype=torch.int64, device=device)
+    active = torch.ones(R, dtype=torch.bool, device=device)
+    rows: dict[str, list] = {n: [] for n in recs}
+    t0 = 0
+    ck = Path(checkpoint) if checkpoint is not None else None
+    if resume and ck.exists():
+        blob = torch.load(ck, map_location=device, weights_only=True)
+        for key, val in fingerprint.items():
+            if blob["fingerprint"].get(key) != val:
+                raise ValueError(f"checkpoint {str(ck)!r} was written for a different run ({key} differs)")
+        state = state._replace(**blob["fields"])
+        ev_step, ev_kind, div_step, active = blob["ev_step"], blob["ev_kind"], blob["div_step"], blob["active"]
+        rows = {n: list(v) for n, v in blob["rows"].items()}
+        t0 = int(blob["t"])
+    else:
+        active, ev_step, ev_kind, div_step = _events(state.x, 0, active, ev_step, ev_kind, div_step,
+                                                      stop, stop_on, divergence)
+    n_rec = sum(1 for s in times if s <= t0) if t0 else 0  # a checkpoint follows its records
+
+    def record(st, t):
+        for name, fn in recs.items():
+            v = torch.as_tensor(fn(st, method, oracle, t))
+            if v.ndim < 1 or v.shape[0] != R:
+                raise ValueError(f"recorder {name!r} must return a tensor with leading replica axis "
+                                 f"R = {R}, got shape {tuple(v.shape)}")
+            rows[name].append(v.detach())
+
+    def save_ck(t):
+        blob = {"t": t, "fingerprint": fingerprint, "fields": _tensor_fields(state),
+                "ev_step": ev_step, "ev_kind": ev_kind, "div_step": div_step, "active": active, "rows": rows}
+        tmp = ck.with_name(ck.name + ".tmp")
+        ck.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(blob, tmp)
+        os.replace(tmp, ck)
+
+    if n_rec < len(times) and times[n_rec] == t0:
+        record(state, t0)
+        n_rec += 1
+    step = method.step
+    next_rec = times[n_rec] if n_rec < len(times) else -1
+    clock = last_print = time.monotonic()
+    t = t0
+    while t < steps and (t % _CHECK_EVERY or bool(active.any())):
+        new = step(state, oracle, t, rng)
+        state = _freeze(active, new, state, R)
+        t += 1
+        active, ev_step, ev_kind, div_step = _events(state.x, t, active, ev_step, ev_kind, div_step,
+                                                      stop, stop_on, divergence)
+        if t == next_rec:
+            record(state, t)
+            n_rec += 1
+            next_rec = times[n_rec] if n_rec < len(times) else -1
+        if ck is not None and checkpoint_every and t % checkpoint_every == 0:
+            save_ck(t)
+        if progress and time.monotonic() - last_print > 1.0:
+            last_print = time.monotonic()
+            rate = (t - t0) / (last_print - clock)
+            print(f"\rsimulate: step {t}/{steps} ({100 * t / max(steps, 1):.0f}%), {rate:.0f} steps/s, "
+                  f"{int(active.sum())}/{R} replicas active", end="", file=sys.stderr, flush=True)
+    steps_run = t
+    for s in times[n_rec:]:  # every replica is frozen: the states no longer change
+        record(state, s)
+    if ck is not None and checkpoint_every:
+        save_ck(steps_run)
+    if progress:
+        print(f"\rsimulate: done, {steps_run} steps in {time.monotonic() - clock:.1f} s, "
+              f"{int((ev_kind == 1).sum())} stopped, {int((ev_kind == 2).sum())} diverged",
+              file=sys.stderr, flush=True)
+
+    return SimResult(
+        times=np.asarray(times, dtype=np.int64),
+        records={n: torch.stack(v).cpu().numpy() if v else np.zeros((0, R)) for n, v in rows.items()},
+        event_step=ev_step.cpu().numpy(), event_kind=_KINDS[ev_kind.cpu().numpy()],
+        diverged=(div_step >= 0).cpu().numpy(), diverged_step=div_step.cpu().numpy(),
+        x=state.x.detach().cpu().numpy(), replicas=ids.numpy(), steps_run=steps_run,
+        config=config, seed=int(seed))
+
+
+def _tensor_fields(state) -> dict:
+    return {k: v for k, v in zip(state._fields, state) if torch.is_tensor(v) or isinstance(v, (int, float))}
+
+
+def _freeze(active: torch.Tensor, new, old, R: int):
+    """Keep old values for frozen replicas: per field, torch.where over the leading replica axis."""
+    out = []
+    for a, b in zip(new, old):
+        if torch.is_tensor(a) and a.ndim >= 1 and a.shape[0] == R and torch.is_tensor(b) and b.shape == a.shape:
+            out.append(torch.where(active.view((R,) + (1,) * (a.ndim - 1)), a, b))
+        else:
+            out.append(a)
+    return type(new)(*out)
+
+
+def _events(x, t, active, ev_step, ev_kind, div_step, stop, stop_on, divergence):
+    """Flag divergence (max_k ‖x_k‖ > threshold, NaN, Inf) and the stop predicate at time t."""
+    sq = x.square().sum(dim=-1).amax(dim=-1)  # NaN propagates; ‖x‖² overflowing to inf is flagged
+    limit = math.inf if divergence is None else float(divergence) ** 2
+    bad = ~(sq <= limit) if limit < math.inf else ~torch.isfinite(sq)
+    newly_div = active & bad
+    div_step = torch.where(newly_div, t, div_step)
+    frozen = newly_div
+    kind = torch.where(newly_div, 2, ev_kind)
+    if stop is not None:
+        R = x.shape[0]
+        pos = x.mean(dim=-2) if stop_on == "centroid" else x
+        hit = torch.as_tensor(stop(pos), device=x.device).to(torch.bool)
+        if stop_on != "centroid" and hit.shape == x.shape[:2]:
+            hit = hit.any(dim=-1) if stop_on == "any" else hit.all(dim=-1)
+        if hit.shape != (R,):
+            raise ValueError(f"stop predicate must return a bool tensor of shape (R,) = ({R},)"
+                             + ("" if stop_on == "centroid" else f" or (R, K) = {tuple(x.shape[:2])}")
+                             + f", got {tuple(hit.shape)}")
+        newly_stop = active & hit & ~bad
+        kind = torch.where(newly_stop, 1, kind)
+        frozen = frozen | newly_stop
+    ev_step = torch.where(frozen, t, ev_step)
+    return active & ~frozen, ev_step, kind, div_step

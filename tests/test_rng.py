@@ -1,0 +1,86 @@
+"""landscapes.rng: counter-based streams. Bounds are standard errors of the sampled statistic."""
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from landscapes import rng
+
+
+def test_reproducible():
+    a = rng.Streams(7, 4).normal(3, (5, 2), stream=1)
+    b = rng.Streams(7, 4).normal(3, (5, 2), stream=1)
+    assert a.shape == (4, 5, 2) and a.dtype == torch.float64
+    assert torch.equal(a, b)
+
+
+def test_replica_draws_independent_of_R_and_others():
+    sub = rng.Streams(11, torch.tensor([5, 9]))
+    full = rng.Streams(11, 16)
+    for draw in ("normal", "uniform"):
+        s, f = getattr(sub, draw)(4, (3, 2), 2), getattr(full, draw)(4, (3, 2), 2)
+        assert torch.equal(s[0], f[5]) and torch.equal(s[1], f[9])
+    assert torch.equal(sub.randint(4, 7, (3,), 1)[1], full.randint(4, 7, (3,), 1)[9])
+
+
+def test_normal_mean_variance_within_bounds():
+    z = rng.Streams(0, 200).normal(0, (500,)).flatten()
+    n = z.numel()
+    assert abs(float(z.mean())) < 4 / math.sqrt(n)              # SE of mean = 1/sqrt(n)
+    assert abs(float(z.var()) - 1) < 4 * math.sqrt(2 / n)      # SE of s^2 = sqrt(2/n) for N(0,1)
+
+
+def test_ks_uniform_and_normal():
+    u = rng.Streams(1, 20).uniform(2, (500,)).flatten().numpy()
+    assert u.min() > 0 and u.max() < 1
+    assert scipy.stats.kstest(u, "uniform").pvalue > 1e-4
+    z = rng.Streams(1, 20).normal(2, (500,)).flatten().numpy()
+    assert scipy.stats.kstest(z, "norm").pvalue > 1e-4
+
+
+def test_different_t_and_stream_differ_and_decorrelate():
+    s = rng.Streams(3, 50)
+    base = s.normal(0, (200,)).flatten()
+    n = base.numel()
+    for other in (s.normal(1, (200,)), s.normal(0, (200,), stream=1), rng.Streams(4, 50).normal(0, (200,))):
+        other = other.flatten()
+        assert not torch.equal(base, other)
+        r = float(torch.corrcoef(torch.stack([base, other]))[0, 1])
+        assert abs(r) < 4 / math.sqrt(n)                        # SE of r ≈ 1/sqrt(n) under independence
+
+
+def test_randint_range_and_uniformity():
+    v = rng.Streams(5, 100).randint(0, 6, (300,)).flatten().numpy()
+    assert v.min() >= 0 and v.max() <= 5
+    counts = np.bincount(v, minlength=6)
+    assert scipy.stats.chisquare(counts).pvalue > 1e-4
+
+
+def test_generator_path():
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    a, b = rng.normal(g1, 9, (3, 4, 2)), rng.normal(g2, 0, (3, 4, 2))
+    assert a.shape == (3, 4, 2) and a.dtype == torch.float64
+    assert torch.equal(a, b)                                     # t ignored for generators
+    u = rng.uniform(torch.Generator().manual_seed(1), 0, (4,))
+    assert u.shape == (4,) and bool(((u >= 0) & (u < 1)).all())
+    k = rng.randint(torch.Generator().manual_seed(1), 0, 5, (10,))
+    assert k.shape == (10,) and int(k.max()) < 5
+
+
+def test_entry_point_matches_streams():
+    s = rng.Streams(2, 3)
+    assert torch.equal(rng.normal(s, 4, (2,), 1), s.normal(4, (2,), 1))
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: rng.Streams(0, 0), "replicas"),
+    (lambda: rng.Streams(-1, 2), "seed"),
+    (lambda: rng.Streams(0, torch.zeros(2, 2, dtype=torch.int64)), "replica ids"),
+    (lambda: rng.Streams(0, 2).randint(0, 0, (1,)), "high"),
+    (lambda: rng.normal(np.random.default_rng(0), 0, (1,)), "random source"),
+])
+def test_bad_input(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()

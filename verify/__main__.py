@@ -1,0 +1,114 @@
+"""python -m verify [CLAIM_OR_PREFIX ...] [--quick | --full] [--out DIR] [--device cpu|cuda]
+[--seed N] [--jobs N] [--strict] [--resume DIR] [--list]
+
+Exit codes: 0 run completed (whatever the verdicts), 1 with --strict when a verdict is 'fails' or
+'error', 2 bad command line (unknown claim id, ...), 130 interrupted (partial report written)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .claims import Registry
+from .report import table, write_reports
+from .runner import default_run_dir, env_info, load_claims_json, run_claims, write_json
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m verify", description=__doc__.split("\n\n")[0])
+    p.add_argument("claims", nargs="*", help="claim ids or id prefixes (default: all)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="quick", action="store_true", default=None,
+                      help="small sizes (seconds per claim)")
+    mode.add_argument("--full", dest="quick", action="store_false", help="paper sizes (default)")
+    p.add_argument("--out", type=Path, help="run folder (default runs/<time>-verify)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available, else cpu")
+    p.add_argument("--seed", type=int, help="base seed (default 0)")
+    p.add_argument("--jobs", type=int, default=1, help="claims run in parallel processes")
+    p.add_argument("--strict", action="store_true", help="exit 1 if a verdict is fails or error")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
+    p.add_argument("--list", action="store_true", help="list the claims and exit")
+    return p
+
+
+def _default_device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def main(argv: list[str] | None = None, registry: Registry | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if registry is None:
+        from .catalog import load
+        registry = load()
+    if args.list:
+        for c in registry:
+            print(f"{c.id}  [{', '.join(c.tags)}]  {c.paper}")
+        return 0
+    if args.jobs < 1:
+        print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
+
+    stored, order, previous = {}, None, {}
+    if args.resume is not None:
+        if args.out is not None and Path(args.out).resolve() != args.resume.resolve():
+            print("error: --resume writes into DIR; do not combine it with another --out", file=sys.stderr)
+            return 2
+        try:
+            order, previous = load_claims_json(args.resume)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        cfg = args.resume / "config.json"
+        stored = json.loads(cfg.read_text()) if cfg.is_file() else {}
+        run_dir = args.resume
+    else:
+        run_dir = args.out or default_run_dir()
+
+    patterns = args.claims or stored.get("claims") or []
+    try:
+        selected = registry.select(patterns)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = {
+        "claims": patterns,
+        "selected": [c.id for c in selected],
+        "quick": args.quick if args.quick is not None else stored.get("quick", False),
+        "seed": args.seed if args.seed is not None else stored.get("seed", 0),
+        "device": args.device or stored.get("device") or _default_device(),
+        "jobs": args.jobs, "strict": args.strict,
+        "resumed_from": str(args.resume) if args.resume else None,
+        "command": "python -m verify " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    run_dir = Path(run_dir)
+    write_json(run_dir / "config.json", config)
+    write_json(run_dir / "env.json", env_info(config["device"], config["seed"]))
+    skipped = [c.id for c in selected if c.id in previous and previous[c.id].verdict != "error"]
+    if skipped:
+        print(f"resume: {len(skipped)} finished claim(s) kept: {', '.join(skipped)}")
+
+    interrupted = False
+    try:
+        evidence = run_claims(selected, run_dir, quick=config["quick"], seed=config["seed"],
+                              device=config["device"], jobs=args.jobs, previous=previous, order=order)
+    except KeyboardInterrupt:
+        interrupted = True
+    order, evidence = load_claims_json(run_dir)
+    md, ht = write_reports(run_dir, interrupted=interrupted)
+    print(table(order, evidence))
+    print(f"\nrun folder: {run_dir}  (report: {md.name}, {ht.name}, claims.json)")
+    if interrupted:
+        print(f"interrupted: partial report written; continue with --resume {run_dir}", file=sys.stderr)
+        return 130
+    if args.strict and any(evidence[c.id].verdict in ("fails", "error") for c in selected if c.id in evidence):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""The claim modules that fill `verify.claims.REGISTRY` when imported. Add a module name here
+when you add a verify/claims_*.py file."""
+from __future__ import annotations
+
+import importlib
+
+from .claims import REGISTRY, Registry
+
+CLAIM_MODULES = [
+    "verify.claims_topology",
+]
+
+
+def load(modules: list[str] | None = None) -> Registry:
+    """Import the claim modules (each registers its claims on REGISTRY) and return REGISTRY."""
+    for name in CLAIM_MODULES if modules is None else modules:
+        importlib.import_module(name)
+    return REGISTRY

@@ -1,0 +1,223 @@
+"""Running claims: one at a time or in worker processes, with a progress line, writing
+`claims.json` after every finished claim (so an interrupted run keeps what it finished) and
+resuming from it. Run-folder layout (DESIGN.md, "Runs and results"): config.json, env.json,
+claims.json, report.md, report.html, figures/<claim id>/...
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
+from pathlib import Path
+
+from .claims import REPO_ROOT, Claim, Context, Evidence
+
+SCHEMA = "decentlab.claims/1"
+
+
+def default_run_dir(base: str | Path = "runs", now: datetime | None = None) -> Path:
+    """runs/<YYYYmmdd-HHMMSS>-verify (a numeric suffix if it exists already)."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    p = Path(base) / f"{stamp}-verify"
+    n = 1
+    while p.exists():
+        n += 1
+        p = Path(base) / f"{stamp}-verify-{n}"
+    return p
+
+
+def write_json(path: Path, obj) -> None:
+    """Write atomically (temp file + rename) so a Ctrl-C never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False, default=str))
+    os.replace(tmp, path)
+
+
+def git_revision(cwd: Path = REPO_ROOT) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def env_info(device: str, seed: int) -> dict:
+    """Versions, device, git revision, seeds, hostname (env.json)."""
+    import numpy
+    import torch
+    info = {
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "numpy": numpy.__version__, "torch": torch.__version__,
+        "device": device, "cuda_available": bool(torch.cuda.is_available()),
+        "git_revision": git_revision(), "seed": seed, "hostname": socket.gethostname(),
+        "time": datetime.now().isoformat(timespec="seconds"),
+    }
+    try:
+        import scipy
+        info["scipy"] = scipy.__version__
+    except ImportError:
+        pass
+    if info["cuda_available"]:
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _relative_figures(figs, ctx: Context, run_dir: Path) -> list[str]:
+    out = []
+    for f in figs:
+        p = Path(f)
+        if not p.is_absolute():
+            p = Path(ctx.out_dir) / p
+        try:
+            out.append(p.resolve().relative_to(run_dir.resolve()).as_posix())
+        except ValueError:
+            out.append(str(p))
+    return out
+
+
+def run_one(claim: Claim, ctx: Context, run_dir: Path | None = None) -> Evidence:
+    """Run one claim: time it, turn an exception (or a non-Evidence return) into verdict 'error'
+    with message and traceback, make figure paths relative to the run folder."""
+    t0 = time.perf_counter()
+    try:
+        ev = claim.run(ctx)
+        if not isinstance(ev, Evidence):
+            raise TypeError(f"claim {claim.id!r}: run returned {type(ev).__name__}, expected Evidence")
+    except Exception as exc:  # noqa: BLE001 - a failing claim must not stop the run
+        ev = Evidence("error", notes=f"{type(exc).__name__}: {exc}", error=traceback.format_exc())
+    ev.elapsed = time.perf_counter() - t0
+    if run_dir is not None:
+        ev.figures = _relative_figures(ev.figures, ctx, Path(run_dir))
+    return ev
+
+
+class Progress:
+    """One '\\r' status line on a terminal; silent when the stream is not a tty."""
+
+    def __init__(self, total: int, stream=None, enabled: bool | None = None):
+        self.stream = stream or sys.stdout
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total, self.done, self.current, self.t0 = total, 0, "", time.perf_counter()
+
+    def _show(self, text: str) -> None:
+        if self.enabled:
+            cols = 100
+            self.stream.write("\r" + text[:cols].ljust(cols))
+            self.stream.flush()
+
+    def start(self, cid: str) -> None:
+        self.current = cid
+        self._show(f"[{self.done}/{self.total}] {cid} ...")
+
+    def update(self, frac: float, msg: str = "") -> None:
+        frac = min(max(float(frac), 0.0), 1.0)
+        bar = "#" * int(20 * frac)
+        self._show(f"[{self.done}/{self.total}] {self.current} [{bar:<20}] {100 * frac:3.0f}% {msg}")
+
+    def finish(self, cid: str, ev: Evidence) -> None:
+        self.done += 1
+        self._show(f"[{self.done}/{self.total}] {cid}: {ev.verdict} ({ev.elapsed:.1f}s)")
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+
+
+def claims_document(order: list[dict], evidence: dict[str, Evidence]) -> dict:
+    """claims.json content: every selected claim's metadata with its evidence (null if pending)."""
+    return {"schema": SCHEMA, "claims": [
+        {**meta, "evidence": evidence[meta["id"]].to_dict() if meta["id"] in evidence else None}
+        for meta in order]}
+
+
+def load_claims_json(run_dir: str | Path) -> tuple[list[dict], dict[str, Evidence]]:
+    """(metadata list in order, id -> Evidence of the claims that have evidence)."""
+    p = Path(run_dir) / "claims.json"
+    if not p.is_file():
+        raise ValueError(f"resume: no claims.json in {run_dir}")
+    doc = json.loads(p.read_text())
+    if doc.get("schema") != SCHEMA:
+        raise ValueError(f"resume: {p} has schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+    metas, ev = [], {}
+    for c in doc["claims"]:
+        metas.append({k: v for k, v in c.items() if k != "evidence"})
+        if c.get("evidence") is not None:
+            ev[c["id"]] = Evidence.from_dict(c["evidence"])
+    return metas, ev
+
+
+def finished(ev: Evidence) -> bool:
+    """Finished claims are skipped on resume; an 'error' is run again."""
+    return ev.verdict != "error"
+
+
+def _mp_context():
+    import multiprocessing as mp
+    return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+
+
+def run_claims(claims: list[Claim], run_dir: str | Path, *, quick: bool = True, seed: int = 0,
+               device: str = "cpu", jobs: int = 1, previous: dict[str, Evidence] | None = None,
+               order: list[dict] | None = None, progress: Progress | None = None) -> dict[str, Evidence]:
+    """Run the claims not finished in `previous`; claims.json in run_dir is rewritten after each
+    one. Returns id -> Evidence for all (previous included). KeyboardInterrupt propagates after
+    the finished claims are on disk."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    evidence = dict(previous or {})
+    metas = list(order or [])
+    known = {m["id"] for m in metas}
+    metas += [c.meta() for c in claims if c.id not in known]
+    metas = [next((c.meta() for c in claims if c.id == m["id"]), m) for m in metas]
+    todo = [c for c in claims if not (c.id in evidence and finished(evidence[c.id]))]
+    prog = progress or Progress(len(todo))
+
+    def ctx_for(c: Claim, with_progress: bool) -> Context:
+        ctx = Context(quick=quick, seed=seed, device=device, out_dir=run_dir / "figures" / c.id)
+        if with_progress:
+            ctx.progress = prog.update
+        return ctx
+
+    def record(c: Claim, ev: Evidence) -> None:
+        evidence[c.id] = ev
+        write_json(run_dir / "claims.json", claims_document(metas, evidence))
+        prog.finish(c.id, ev)
+
+    write_json(run_dir / "claims.json", claims_document(metas, evidence))
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            for c in todo:
+                prog.start(c.id)
+                record(c, run_one(c, ctx_for(c, True), run_dir))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
+                futs = {pool.submit(run_one, c, ctx_for(c, False), run_dir): c for c in todo}
+                prog.start(f"{len(todo)} claims on {jobs} processes")
+                try:
+                    for fut in as_completed(futs):
+                        c = futs[fut]
+                        try:
+                            ev = fut.result()
+                        except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable claim
+                            ev = Evidence("error", notes=f"{type(exc).__name__}: {exc}",
+                                          error=traceback.format_exc())
+                        record(c, ev)
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    finally:
+        prog.close()
+    return evidence
