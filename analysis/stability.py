@@ -15,7 +15,7 @@ State orderings (worker indices are 0-based, worker 0 acts first in a round-robi
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -79,9 +79,10 @@ def _admm_rr_update(s, p, i, eta, h, rho):
     return s
 
 
-def _jacobian(update, n: int) -> sp.Matrix:
+def _jacobian(update, n: int, simplify: bool = True) -> sp.Matrix:
     z = sp.Matrix(sp.symbols(f"z0:{n}"))
-    return sp.Matrix(update(list(z))).jacobian(z).applyfunc(sp.cancel)
+    J = sp.Matrix(update(list(z))).jacobian(z)
+    return J.applyfunc(sp.cancel) if simplify else J
 
 
 # ----------------------------------------------------------------------------- symbolic maps
@@ -139,16 +140,21 @@ def admm_rr_worker_map(p, i, eta=eta_, h=h_, rho=rho_) -> sp.Matrix:
     return _jacobian(lambda s: _admm_rr_update(s, p, i, eta, h, rho), 2 * p + 1)
 
 
-def admm_rr_cycle_map(p, eta=eta_, h=h_, rho=rho_) -> sp.Matrix:
-    """Composite ADMM map over one cycle (workers 0..p−1), Jacobian of the composed updates."""
+def admm_rr_cycle_map(p, eta=eta_, h=h_, rho=rho_, composed: bool = False) -> sp.Matrix:
+    """Composite ADMM map over one cycle (workers 0..p−1): M_{p−1}⋯M_0 of the worker maps, or,
+    with ``composed=True``, the Jacobian of the composed updates (slow beyond p = 3)."""
     p = _check_p(p)
     _check_pos("eta", eta)
-
-    def cycle(s):
-        for i in range(p):
-            s = _admm_rr_update(s, p, i, eta, h, rho)
-        return s
-    return _jacobian(cycle, 2 * p + 1)
+    if composed:
+        def cycle(s):
+            for i in range(p):
+                s = _admm_rr_update(s, p, i, eta, h, rho)
+            return s
+        return _jacobian(cycle, 2 * p + 1)
+    M = sp.eye(2 * p + 1)
+    for i in range(p):
+        M = admm_rr_worker_map(p, i, eta, h, rho) * M
+    return M
 
 
 def char_poly(M: sp.Matrix, lam=None) -> sp.Expr:
@@ -181,12 +187,12 @@ def largest_singular_value(M) -> np.ndarray:
     return np.linalg.norm(np.asarray(M, dtype=float), ord=2, axis=(-2, -1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _easgd_rr_worker_fn(p: int, i: int):
     return numeric(easgd_rr_worker_map(p, i), (a_, alpha_))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _admm_rr_worker_fn(p: int, i: int):
     return numeric(admm_rr_worker_map(p, i), (eta_, h_, rho_))
 

@@ -20,20 +20,19 @@ recorded at step t + 1 (an event already true at time 0 at step 0).
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 
 from landscapes.rng import Streams
 
-__all__ = ["SimResult", "simulate", "RECORDERS", "consensus_distance"]
+__all__ = ["RECORDERS", "SimResult", "consensus_distance", "simulate"]
 
 RECORDERS = ("loss_avg", "consensus", "loss_workers", "model")
 _DEFAULT = ("loss_avg", "consensus", "loss_workers")
@@ -83,7 +82,7 @@ class SimResult:
         return d
 
     @classmethod
-    def load(cls, directory) -> "SimResult":
+    def load(cls, directory) -> SimResult:
         d = Path(directory)
         if not (d / "arrays.npz").exists() or not (d / "result.json").exists():
             raise ValueError(f"directory {str(d)!r} holds no saved SimResult (arrays.npz + result.json)")
@@ -163,8 +162,7 @@ def _recorders(recorders, objective) -> dict[str, Callable]:
         if not isinstance(name, str):
             raise ValueError(f"recorders: entries must be names (str), got {name!r}")
         if name.startswith("field:"):
-            fld = name[6:]
-            out[name] = (lambda f: lambda s, m, o, t: getattr(s, f).clone())(fld)
+            out[name] = _field_recorder(name[6:])
             continue
         if name not in RECORDERS:
             raise ValueError(f"recorders: unknown recorder {name!r}; choose from "
@@ -181,6 +179,14 @@ def _recorders(recorders, objective) -> dict[str, Callable]:
         else:  # model
             out[name] = lambda s, m, o, t: m.model(s).clone()
     return out
+
+
+def _field_recorder(fld: str):
+    def rec(s, m, o, t):
+        if fld not in s._fields:
+            raise ValueError(f"recorders: 'field:{fld}' names no field of the state {s._fields}")
+        return getattr(s, fld).clone()
+    return rec
 
 
 def _jsonable(v):
@@ -279,7 +285,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     else:
         active, ev_step, ev_kind, div_step = _events(state.x, 0, active, ev_step, ev_kind, div_step,
                                                       stop, stop_on, divergence)
-    n_rec = sum(1 for s in times if s <= t0) if t0 else 0  # a checkpoint follows its records
+    # records already taken (a checkpoint is written after the records of its step)
+    n_rec = len(next(iter(rows.values()))) if rows else sum(1 for s in times if s <= t0) if t0 else 0
 
     def record(st, t):
         for name, fn in recs.items():
@@ -304,7 +311,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     next_rec = times[n_rec] if n_rec < len(times) else -1
     clock = last_print = time.monotonic()
     t = t0
-    while t < steps and (t % _CHECK_EVERY or bool(active.any())):
+    running = bool(active.any())
+    while running and t < steps:
         new = step(state, oracle, t, rng)
         state = _freeze(active, new, state, R)
         t += 1
@@ -316,6 +324,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
             next_rec = times[n_rec] if n_rec < len(times) else -1
         if ck is not None and checkpoint_every and t % checkpoint_every == 0:
             save_ck(t)
+        if t % _CHECK_EVERY == 0:
+            running = bool(active.any())
         if progress and time.monotonic() - last_print > 1.0:
             last_print = time.monotonic()
             rate = (t - t0) / (last_print - clock)
@@ -357,9 +367,10 @@ def _freeze(active: torch.Tensor, new, old, R: int):
 
 def _events(x, t, active, ev_step, ev_kind, div_step, stop, stop_on, divergence):
     """Flag divergence (max_k ‖x_k‖ > threshold, NaN, Inf) and the stop predicate at time t."""
-    sq = x.square().sum(dim=-1).amax(dim=-1)  # NaN propagates; ‖x‖² overflowing to inf is flagged
-    limit = math.inf if divergence is None else float(divergence) ** 2
-    bad = ~(sq <= limit) if limit < math.inf else ~torch.isfinite(sq)
+    if divergence is None:
+        bad = ~torch.isfinite(x).flatten(1).all(dim=1)
+    else:  # NaN propagates through sum/amax and fails `<=`; ‖x‖² overflowing to inf is > limit too
+        bad = ~(x.square().sum(dim=-1).amax(dim=-1) <= float(divergence) ** 2)
     newly_div = active & bad
     div_step = torch.where(newly_div, t, div_step)
     frozen = newly_div

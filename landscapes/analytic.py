@@ -32,7 +32,7 @@ Critical points: 1-D and separable landscapes by a dense sign-change scan of g' 
 (`critical.scan_1d`), products for d > 1 (`critical.product_points`: complete when at most
 10 000 points, else minima only, else the global minimum only); other 2-D landscapes by
 grid-started Newton (`critical.newton_search`). rosenbrock d = 3: the same Newton search
-from ~8000 starts (best effort); d > 3: only the root Newton reaches from (a, ..., a).
+from ~2000 starts (best effort); d > 3: only the root Newton reaches from (a, ..., a).
 quadratic: x_star (the whole affine set x* + null(H) when H is singular: kind 'degenerate').
 """
 from __future__ import annotations
@@ -290,7 +290,7 @@ def rosenbrock(d=2, a=1.0, b=100.0) -> Landscape:
 
     if d <= 3:
         crit, note = _newton_crit, ("complete within bounds (grid Newton)" if d == 2 else
-                                    "grid Newton from ~8000 starts (best effort)")
+                                    "grid Newton from ~2000 starts (best effort)")
     else:
         def crit(land):
             return newton_search(land.grad_fn, land.hess_fn, land.bounds,

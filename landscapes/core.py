@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import torch
 
@@ -74,7 +74,7 @@ class Landscape:
     value_fn: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
     grad_fn: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
     hess_fn: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
-    critical_fn: Optional[Callable[["Landscape"], torch.Tensor]] = field(default=None, repr=False)
+    critical_fn: Callable[[Landscape], torch.Tensor] | None = field(default=None, repr=False)
     note: str = ""
 
     def f(self, x) -> torch.Tensor:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from scipy.optimize import brentq
@@ -68,10 +68,10 @@ def newton_search(grad: Callable, hess: Callable, bounds: torch.Tensor, n: int |
     `patience` iterations (Newton cycling in a region without a root) or it leaves the box
     enlarged by a quarter of its width on each side.
 
-    n defaults to 81 nodes per axis for d <= 2 and about 8000 starts in all for d > 2."""
+    n defaults to 64 nodes per axis for d <= 2 and about 2000 starts in all for d > 2."""
     d = bounds.shape[0]
     if n is None:
-        n = 81 if d <= 2 else max(3, round(8000 ** (1.0 / d)))
+        n = 64 if d <= 2 else max(3, round(2000 ** (1.0 / d)))
     lo, hi = bounds[:, 0], bounds[:, 1]
     width = hi - lo
     margin = 0.25 * width
@@ -150,5 +150,12 @@ def finite_check(name: str, value) -> float:
     return v
 
 
-__all__ = ["scan_1d", "newton_search", "product_points", "dedupe", "grid", "finite_check",
-           "MAX_POINTS"]
+__all__ = [
+    "MAX_POINTS",
+    "dedupe",
+    "finite_check",
+    "grid",
+    "newton_search",
+    "product_points",
+    "scan_1d",
+]

@@ -157,13 +157,16 @@ def test_stop_on_workers(stop_on, thr):
 
 def test_all_stopped_ends_early_and_fills_records():
     m, o = dsgd(TOP, 0.1), DG(sigma=0.0)
-    # noiseless from x = 0: every replica moves the same way, crossing -0.2 at the same step
-    r = simulate(m, o, torch.zeros(K, 1), 5000, replicas=3, stop=lambda c: c[:, 0] < -0.2,
+    # noiseless from x = 0: every replica moves the same way, crossing 0.5 at the same step
+    r = simulate(m, o, torch.zeros(K, 1), 5000, replicas=3, stop=lambda c: c[:, 0] > 0.5,
                  record_every=100, recorders=("field:x",))
-    x, e = 0.0, 0
-    while x >= -0.2:  # independent scalar recursion (all workers equal, W x = x)
+    x = 0.0
+    for e in range(1, 5000):  # independent scalar recursion (all workers equal, W x = x)
         g = (x + 1) / 0.0625 * math.exp(-(x + 1) ** 2 / 0.125) + (x - 1.5) / 0.5625 * math.exp(-(x - 1.5) ** 2 / 1.125)
-        x, e = x - 0.1 * g, e + 1
+        x = x - 0.1 * g
+        if x > 0.5:
+            break
+    assert 1 < e < 4900
     assert r.event_step.tolist() == [e] * 3
     assert r.steps_run < 5000 and r.steps_run >= e
     assert r.times.tolist() == list(range(0, 5001, 100))
@@ -282,6 +285,7 @@ def test_zero_steps():
     (dict(x0=torch.ones(2, 2, K, 1)), "x0"),
     (dict(x0=torch.ones(3, K, 1), replicas=4), "replicas"),
     (dict(recorders=("nope",)), "nope"),
+    (dict(recorders=("field:nope",)), "field:nope"),
     (dict(recorders=("loss_avg",)), "objective"),
     (dict(stop_on="centre"), "stop_on"),
     (dict(record_every=0), "record_every"),
@@ -293,9 +297,34 @@ def test_zero_steps():
     (dict(stop=lambda c: c[:, :1] > 0), "stop"),
 ])
 def test_bad_input(kw, word):
-    args = dict(x0=torch.ones(K, 1), steps=5)
+    args = dict(x0=torch.ones(K, 1), steps=5, recorders=("consensus",))
     args.update(kw)
     with pytest.raises(ValueError, match=word):
-        simulate(dsgd(TOP, 0.1), Quad(1.0), args.pop("x0"), args.pop("steps"), recorders=("consensus",),
-                 **{k: v for k, v in args.items() if k != "recorders"},
-                 **({"recorders": kw["recorders"]} if "recorders" in kw else {}))
+        simulate(dsgd(TOP, 0.1), Quad(1.0), args.pop("x0"), args.pop("steps"), **args)
+
+
+def test_library_dsgd_and_oracle_subensemble():
+    """Integration with dynamics.make('dsgd') and landscapes.noise.oracle (skipped if absent)."""
+    noise = pytest.importorskip("landscapes.noise")
+    import dynamics
+    import landscapes
+    if "dsgd" not in dynamics.names() or "double_gaussian" not in landscapes.names():
+        pytest.skip("dsgd / double_gaussian not registered yet")
+    m = dynamics.make("dsgd", TOP, lr=0.05)
+    o = noise.oracle(landscapes.get("double_gaussian"), noise="isotropic", sigma=0.7)
+    full = simulate(m, o, torch.full((K, 1), -1.0), 30, replicas=6, seed=4, record_every=10)
+    sub = simulate(m, o, torch.full((K, 1), -1.0), 30, replicas=torch.tensor([4, 1]), seed=4, record_every=10)
+    np.testing.assert_array_equal(sub.x, full.x[[4, 1]])
+    np.testing.assert_array_equal(sub.records["loss_avg"], full.records["loss_avg"][:, [4, 1]])
+    np.testing.assert_allclose(full.records["loss_avg"][0], dg_f_np(-1.0), rtol=1e-12)
+
+
+def test_resume_of_finished_early_stopped_run(tmp_path):
+    m, o = dsgd(TOP, 0.1), DG(sigma=0.0)
+    kw = dict(replicas=2, stop=lambda c: c[:, 0] > 0.5, record_every=50, recorders=("field:x",),
+              checkpoint=tmp_path / "c.pt", checkpoint_every=1000)
+    a = simulate(m, o, torch.zeros(K, 1), 3000, **kw)
+    assert a.steps_run < 3000
+    b = simulate(m, o, torch.zeros(K, 1), 3000, resume=True, **kw)
+    assert b.steps_run == a.steps_run and b.times.tolist() == a.times.tolist()
+    np.testing.assert_array_equal(b.records["field:x"], a.records["field:x"])

@@ -47,7 +47,7 @@ def _qg(s, top, lr, beta, oracle, t, rng):
     x_half = s.x - lr * (beta * s.m + g)
     x = top.mix(x_half, t)
     d = (s.x - x) / lr
-    return x, beta * s.m + d
+    return x, beta * s.m + (1 - beta) * d
 
 
 def _decentlam(s, top, lr, beta, oracle, t, rng):

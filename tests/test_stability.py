@@ -1,0 +1,264 @@
+"""Tests for analysis/stability.py (THEORY.md §6). Expected values come from the closed forms in
+THEORY.md, hand-derived Jury expressions, scipy's Lyapunov solver and independent numpy loops."""
+import numpy as np
+import pytest
+import scipy.linalg
+import sympy as sp
+from hypothesis import assume, given
+from hypothesis import strategies as st_
+
+from analysis import stability as st
+
+a, al, be = st.a_, st.alpha_, st.beta_
+unit = st_.floats(0.01, 0.99)
+
+
+# ----------------------------------------------------------------------------- EASGD maps
+def test_rr_worker_eigenvalues_closed_form():
+    M = st.easgd_rr_reduced_worker_map()
+    assert M == sp.Matrix([[1 - a - al, al], [al, 1 - al]])
+    r = sp.sqrt(a ** 2 + 4 * al ** 2)
+    expected = {(2 - a - 2 * al + r) / 2, (2 - a - 2 * al - r) / 2}
+    got = list(M.eigenvals())
+    assert len(got) == 2
+    for e in got:
+        assert any(sp.simplify(e - x) == 0 for x in expected)
+
+
+@pytest.mark.parametrize("p", [2, 3, 5])
+def test_rr_worker_map_symmetric_and_block(p):
+    for i in range(p):
+        M = st.easgd_rr_worker_map(p, i)
+        assert M == M.T
+        B = M.extract([i, p], [i, p])
+        assert B == sp.Matrix([[1 - a - al, al], [al, 1 - al]])
+        others = [j for j in range(p) if j != i]
+        assert M.extract(others, list(range(p + 1))) == sp.eye(p + 1).extract(others, list(range(p + 1)))
+
+
+def test_rr_cycle_is_product_of_worker_maps():
+    p = 3
+    prod = st.easgd_rr_worker_map(p, 2) * st.easgd_rr_worker_map(p, 1) * st.easgd_rr_worker_map(p, 0)
+    assert (st.easgd_rr_cycle_map(p) - prod).applyfunc(sp.expand) == sp.zeros(p + 1)
+    assert st.easgd_rr_cycle_map(1) == st.easgd_rr_worker_map(1, 0)
+
+
+def test_sync_maps():
+    assert st.easgd_sync_reduced_map(p=4) == sp.Matrix([[1 - a - al, al], [be, 1 - be]])
+    lam = sp.Symbol("lambda")
+    cp = st.char_poly(st.easgd_sync_map(3), lam)
+    # p − 1 = 2 worker-deviation modes with eigenvalue 1 − a − α, plus the (mean, center) block
+    red = sp.Matrix([[1 - a - al, al], [3 * al, 1 - 3 * al]])
+    expected = (lam - (1 - a - al)) ** 2 * red.charpoly(lam).as_expr()
+    assert sp.expand(cp - expected) == 0
+
+
+# ----------------------------------------------------------------------------- regions
+def test_jury_expressions():
+    c = st.jury_conditions_2x2(st.easgd_rr_reduced_worker_map())
+    hand = {"1-det": a + 2 * al - a * al, "1+det": (2 - a) * (1 - al),
+            "1+det-tr": a * al, "1+det+tr": 4 - 2 * a - 4 * al + a * al}
+    for k, v in hand.items():
+        assert sp.expand(c[k] - v) == 0
+
+
+def test_jury_equals_closed_form_p1_dense_grid():
+    A, AL = st.default_grid(401, a_max=4.5, alpha_max=2.5)
+    bound = (4 - 2 * A) / (4 - A)
+    interior = np.abs(AL - bound) > 1e-9  # drop measure-zero boundary cells
+    jury = st.easgd_rr_jury(A, AL)
+    closed = st.easgd_rr_region_closed_form(A, AL)
+    assert np.array_equal(jury[interior], closed[interior])
+    # and against eigenvalues of the p = 1 cycle (worker) map computed by numpy
+    rad = np.abs(np.linalg.eigvals(st.easgd_rr_cycle_numeric(1, A, AL))).max(-1)
+    assert np.array_equal((rad < 1)[interior], closed[interior])
+    assert closed.any() and (~closed).any()
+
+
+@given(st_.floats(0.001, 1.999), unit, st_.sampled_from([2, 3, 5]))
+def test_closed_form_sufficient_every_p(a_v, frac, p):
+    alpha = frac * (4 - 2 * a_v) / (4 - a_v)
+    assert st.easgd_rr_region_closed_form(a_v, alpha)
+    for i in range(p):
+        Mi = st.numeric(st.easgd_rr_worker_map(p, i), (a, al))(a_v, alpha)
+        assert np.linalg.norm(Mi, 2) <= 1 + 1e-12  # 2-norm contraction ⇒ ‖s_t‖ never grows
+    assert st.easgd_rr_radius(p, a_v, alpha) <= 1 + 1e-12
+
+
+def test_share_stable_outside():
+    grid = st.default_grid(121)
+    assert st.share_stable_outside(1, grid) == 0.0  # exact for p = 1
+    s2 = st.share_stable_outside(2, grid)
+    assert 0 < s2 < 0.05  # some stable cells outside for p = 2 (THEORY: rare)
+
+
+# ----------------------------------------------------------------------------- ADMM
+_ADMM_FN = {}
+
+
+def _admm_worker(p, i):
+    if (p, i) not in _ADMM_FN:
+        _ADMM_FN[p, i] = st.numeric(st.admm_rr_worker_map(p, i), (st.eta_, st.h_, st.rho_))
+    return _ADMM_FN[p, i]
+
+
+@given(st_.floats(1e-4, 0.5), st_.floats(0.1, 10), st_.floats(0.1, 3), st_.sampled_from([2, 3]),
+       st_.integers(0, 2))
+def test_admm_worker_map_radius_one(eta, rho, h, p, i):
+    # THEORY §6: each worker's map alone has spectral radius 1 (p >= 2: the idle workers'
+    # coordinates are left unchanged; for p = 1 the single map is a strict contraction)
+    assume(i < p)
+    M = _admm_worker(p, i)(eta, h, rho)
+    assert abs(np.abs(np.linalg.eigvals(M)).max() - 1) < 1e-9
+
+
+@pytest.mark.parametrize("p,expected", [(2, 0.999002), (3, 1.000974), (8, 1.002258)])
+def test_admm_composite_radius_reference(p, expected):
+    r = st.spectral_radius(st.admm_rr_cycle_numeric(p, 0.001, 2.5))
+    assert abs(r - expected) < 1e-6
+
+
+def test_admm_symbolic_cycle_matches():
+    sym = st.admm_rr_cycle_map(2, composed=True)
+    prod = st.admm_rr_cycle_map(2)
+    f1, f2 = (st.numeric(m, (st.eta_, st.h_, st.rho_)) for m in (sym, prod))
+    np.testing.assert_allclose(f1(0.003, 1.3, 4.0), f2(0.003, 1.3, 4.0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(f1(0.003, 1.3, 4.0), st.admm_rr_cycle_numeric(2, 0.003, 4.0, 1.3),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_admm_unstable_share():
+    etas, rhos = st.admm_grid_axes(60, 60)
+    s3 = np.mean(st.admm_radius_grid(3, etas, rhos) > 1)
+    s8 = np.mean(st.admm_radius_grid(8, etas, rhos) > 1)
+    assert 0.12 < s3 < 0.18 and 0.31 < s8 < 0.39  # THEORY §6: ≈15% and 35%
+
+
+def test_admm_diverges_easgd_converges():
+    # paper §4 example: λ = 0, x = x̃ = 1000, η = 0.001, ρ = 2.5, p = 3
+    adm = st.admm_rr_trajectory(3, 0.001, 2.5, 20000)
+    eas = st.easgd_rr_trajectory(3, 0.001, 2.5, 20000)
+    assert adm[-1] > 1e3 * adm[0]
+    # asymptotic growth per cycle = the composite radius quoted in THEORY §6
+    assert (adm[-1] / adm[-5001]) ** (1 / 5000) == pytest.approx(1.000974, abs=2e-6)
+    assert eas[-1] < 1e-3 * eas[0]
+
+
+# ----------------------------------------------------------------------------- simulation
+def _easgd_rr_loop(x, c, a_v, alpha, cycles):
+    x = np.array(x, float)
+    for _ in range(cycles):
+        for i in range(len(x)):
+            xi = x[i]
+            x[i] = xi - a_v * xi - alpha * (xi - c)
+            c = c + alpha * (xi - c)
+    return np.append(x, c)
+
+
+def _admm_rr_loop(lam, x, c, eta, h, rho, cycles):
+    lam, x = np.array(lam, float), np.array(x, float)
+    for _ in range(cycles):
+        for i in range(len(x)):
+            lam[i] = lam[i] - (x[i] - c)
+            x[i] = (x[i] - eta * h * x[i] + eta * rho * (lam[i] + c)) / (1 + eta * rho)
+            c = np.mean(x - lam)
+    out = np.empty(2 * len(x) + 1)
+    out[0:-1:2], out[1:-1:2], out[-1] = lam, x, c
+    return out
+
+
+@given(st_.integers(1, 5), st_.floats(0.01, 1.5), st_.floats(0.01, 0.6), st_.integers(1, 7))
+def test_easgd_rr_simulation_equals_matrix_power(p, a_v, alpha, n):
+    rng = np.random.default_rng(p + n)
+    s0 = rng.normal(size=p + 1)
+    sim = _easgd_rr_loop(s0[:p], s0[p], a_v, alpha, n)
+    M = st.easgd_rr_cycle_numeric(p, a_v, alpha)
+    np.testing.assert_allclose(sim, np.linalg.matrix_power(M, n) @ s0, rtol=1e-10, atol=1e-12)
+
+
+@given(st_.integers(1, 5), st_.floats(1e-3, 0.3), st_.floats(0.1, 10), st_.floats(0.2, 2),
+       st_.integers(1, 7))
+def test_admm_rr_simulation_equals_matrix_power(p, eta, rho, h, n):
+    rng = np.random.default_rng(p + n)
+    s0 = rng.normal(size=2 * p + 1)
+    sim = _admm_rr_loop(s0[0:-1:2], s0[1:-1:2], s0[-1], eta, h, rho, n)
+    M = st.admm_rr_cycle_numeric(p, eta, rho, h)
+    np.testing.assert_allclose(sim, np.linalg.matrix_power(M, n) @ s0, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- noisy sync EASGD
+@given(st_.floats(0.01, 1.0), st_.floats(0.1, 3), st_.floats(0.0, 0.9), st_.floats(0.01, 1.9),
+       st_.floats(0.1, 5), st_.integers(1, 16))
+def test_center_variance_vs_lyapunov(eta, h, alpha, beta, sigma2, p):
+    a_v = eta * h
+    assume(st.easgd_sync_stable(a_v, alpha, beta))
+    M = np.array([[1 - a_v - alpha, alpha], [beta, 1 - beta]])
+    assume(np.abs(np.linalg.eigvals(M)).max() < 1 - 1e-6)
+    S = scipy.linalg.solve_discrete_lyapunov(M, np.diag([eta ** 2 * sigma2 / p, 0.0]))
+    got = st.easgd_sync_center_variance(eta, h, alpha, beta, sigma2, p)
+    assert got == pytest.approx(S[1, 1], rel=1e-10)
+
+
+def test_center_variance_symbolic():
+    expr = st.easgd_sync_center_variance_symbolic()
+    closed = (st.eta_ ** 2 * st.sigma2_ / st.p_) * be * (2 - a - al - be + a * be) / (
+        a * (a + al + be - a * be) * (4 - 2 * a - 2 * al - 2 * be + a * be))
+    assert sp.simplify(expr - closed) == 0
+
+
+@given(st_.floats(0.01, 1.0), st_.floats(0.1, 3), st_.floats(0.05, 1.9), st_.integers(1, 12))
+def test_sync_stability_conditions_match_full_map(eta, h, beta, p):
+    alpha = beta / p
+    M = np.zeros((p + 1, p + 1))  # independent numpy build of the synchronous map
+    M[:p, :p] = (1 - eta * h - alpha) * np.eye(p)
+    M[:p, p] = alpha
+    M[p, :p] = beta / p
+    M[p, p] = 1 - beta
+    rad = np.abs(np.linalg.eigvals(M)).max()
+    assume(abs(rad - 1) > 1e-9)
+    assert bool(st.easgd_sync_stable(eta * h, alpha, beta)) == (rad < 1)
+
+
+@given(st_.floats(0.01, 1.5), st_.floats(0.1, 3), st_.floats(0.1, 5), st_.integers(1, 16))
+def test_sgd_reference_vs_lyapunov(eta, h, sigma2, p):
+    a_v = eta * h
+    assume(a_v < 1.99)
+    S = scipy.linalg.solve_discrete_lyapunov(np.array([[1 - a_v]]), np.array([[eta ** 2 * sigma2 / p]]))
+    assert st.sgd_minibatch_variance(eta, h, sigma2, p) == pytest.approx(S[0, 0], rel=1e-10)
+
+
+@pytest.mark.parametrize("eta,h,beta", [(0.1, 1.0, 0.9), (0.5, 2.0, 0.3), (0.05, 3.0, 1.5)])
+def test_large_p_limit(eta, h, beta):
+    lim = st.easgd_sync_center_variance_limit(eta, h, beta, 1.7)
+    p = 10 ** 7
+    # independent: p · Var from the Lyapunov solve at large p with α = β/p
+    M = np.array([[1 - eta * h - beta / p, beta / p], [beta, 1 - beta]])
+    S = scipy.linalg.solve_discrete_lyapunov(M, np.diag([eta ** 2 * 1.7 / p, 0.0]))
+    assert lim == pytest.approx(p * S[1, 1], rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("call,word", [
+    (lambda: st.easgd_sync_map(0, 0.1, 0.1), "p"),
+    (lambda: st.easgd_rr_worker_map(2, 2), "i"),
+    (lambda: st.easgd_rr_cycle_map(-1), "p"),
+    (lambda: st.admm_rr_worker_map(2, 0, eta=0.0, h=1, rho=1), "eta"),
+    (lambda: st.admm_rr_cycle_numeric(3, -0.01, 1.0), "eta"),
+    (lambda: st.admm_rr_cycle_numeric(0, 0.01, 1.0), "p"),
+    (lambda: st.easgd_sync_center_variance(-0.1, 1, 0.1, 0.5, 1, 2), "eta"),
+    (lambda: st.easgd_sync_center_variance(0.1, 1, 0.1, 0.5, 1, 0), "p"),
+    (lambda: st.easgd_sync_center_variance(0.1, 1, 1.95, 0.5, 1, 2), "stability"),
+    (lambda: st.sgd_minibatch_variance(0.0, 1, 1, 2), "eta"),
+    (lambda: st.easgd_rr_trajectory(2, 0.0, 1.0, 3), "eta"),
+])
+def test_bad_input(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
+
+
+def test_figures_quick(tmp_path):
+    from paper_figs import admm_spectral_radius, easgd_stability_region
+    for mod in (easgd_stability_region, admm_spectral_radius):
+        paths = mod.make(tmp_path, quick=True)
+        assert {q.suffix for q in paths} == {".png", ".pdf"}
+        assert all(q.exists() and q.stat().st_size > 0 for q in paths)
