@@ -3,3 +3,6 @@ from . import topology
 from .base import Method, make, names, register
 
 __all__ = ["Method", "make", "names", "register", "topology"]
+from .simulate import SimResult, simulate  # noqa: E402
+
+__all__ += ["SimResult", "simulate"]

@@ -70,10 +70,18 @@ class Streams:
         return u.reshape(self.R, *shape)
 
     def normal(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
-        """Standard normal, shape (R, *shape) (Box–Muller)."""
-        u1 = self.uniform(t, shape, 2 * stream)
-        u2 = self.uniform(t, shape, 2 * stream + 1)
-        return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)
+        """Standard normal, shape (R, *shape): Box–Muller using both outputs of each pair;
+        the radius uses a 53-bit uniform, the angle a 32-bit one."""
+        n = math.prod(shape)
+        m = (n + 1) // 2
+        hi = self._bits(t, m, 2 * stream, 0x3C6EF372)
+        lo = self._bits(t, m, 2 * stream, 0x1B873593)
+        ang = self._bits(t, m, 2 * stream + 1, 0x5BD1E995)
+        u1 = ((hi >> 5).to(self.dtype) * 67108864.0 + (lo >> 6).to(self.dtype) + 0.5) / 9007199254740992.0
+        theta = (ang.to(self.dtype) + 0.5) * (2.0 * math.pi / 4294967296.0)
+        r = torch.sqrt(-2.0 * torch.log(u1))
+        z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=-1)[:, :n]
+        return z.reshape(self.R, *shape)
 
     def randint(self, t: int, high: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Integers uniform on [0, high), shape (R, *shape)."""

@@ -119,7 +119,8 @@ def test_stop_freezes_replica_without_touching_others():
     m, o = dsgd(TOP, 0.1), DG(sigma=1.5)
     x0 = torch.full((K, 1), -1.0)
     free = simulate(m, o, x0, 80, replicas=6, seed=5, recorders=("field:x",))
-    thr = -0.7
+    peaks = np.sort(free.records["field:x"].mean(axis=2)[..., 0].max(axis=0))
+    thr = float(peaks[2] + peaks[3]) / 2  # half the replicas' centroids cross it
     stopped = simulate(m, o, x0, 80, replicas=6, seed=5, recorders=("field:x",),
                        stop=lambda c: c[:, 0] > thr, stop_on="centroid")
     X = free.records["field:x"]
@@ -328,3 +329,9 @@ def test_resume_of_finished_early_stopped_run(tmp_path):
     b = simulate(m, o, torch.zeros(K, 1), 3000, resume=True, **kw)
     assert b.steps_run == a.steps_run and b.times.tolist() == a.times.tolist()
     np.testing.assert_array_equal(b.records["field:x"], a.records["field:x"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error path")
+def test_cuda_request_without_cuda_names_device():
+    with pytest.raises(ValueError, match="device"):
+        simulate(dsgd(TOP, 0.1), Quad(1.0), torch.ones(K, 1), 2, recorders=("consensus",), device="cuda")
