@@ -1,0 +1,243 @@
+"""CIFAR-10 for the trainer: load once, cache uint8 arrays, augment on the device, split to workers.
+
+Accepted layouts of `path` (`load`):
+  * the official python batches: a folder `cifar-10-batches-py/` (or a folder holding it) with
+    `data_batch_1..5` and `test_batch` (pickled dicts: b'data' (N, 3·H·W) uint8 planar RGB,
+    b'labels'), or a .tar.gz containing them (cifar-10-python.tar.gz);
+  * an image-folder tree `train/<class>/*.jpg|png`, `test/<class>/*`, or a .tar.gz of it
+    (shared/data/cifar10-jpeg.tar.gz). Classes named as CIFAR-10's take CIFAR-10's numbers,
+    other names are numbered in sorted order.
+Decoded arrays (x uint8 (N, H, W, 3), y int64 (N,)) are cached as one .npz in
+$DECENTLAB_CACHE or ~/.cache/decentlab, written to a temporary file and renamed, so a failed
+decode (a corrupt archive) leaves no file behind.
+
+Augmentation (`Augmented.batch`): random crop of a reflect-padded (4 px) image + horizontal
+flip, done with one gather on the device (Krizhevsky et al. 2012; airbench). Sampling is
+counter-based: the minibatch of step t depends only on (seed, t), so a resumed run draws the
+same batches as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp")
+LAYOUTS = ("a folder 'cifar-10-batches-py' with data_batch_1..5 and test_batch (or a .tar.gz of it), "
+           "or an image-folder tree train/<class>/*.jpg and test/<class>/*.jpg (or a .tar.gz of it)")
+
+
+class Dataset(NamedTuple):
+    x_train: np.ndarray   # (N, H, W, 3) uint8
+    y_train: np.ndarray   # (N,) int64
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DECENTLAB_CACHE", Path.home() / ".cache" / "decentlab"))
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.sha1(str(path.resolve()).encode())
+    if path.is_file():
+        st = path.stat()
+        h.update(f"{st.st_size}|{st.st_mtime_ns}".encode())
+    else:
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def load(path, cache: str | os.PathLike | None = None, use_cache: bool = True) -> Dataset:
+    """CIFAR-10 (or a same-layout tree) from `path`; see the module docstring for the layouts."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"data path {str(path)!r} does not exist; expected {LAYOUTS}")
+    cdir = Path(cache) if cache is not None else cache_dir()
+    target = cdir / f"cifar-{path.name.split('.')[0]}-{_fingerprint(path)}.npz"
+    if use_cache and target.exists():
+        z = np.load(target)
+        return Dataset(z["x_train"], z["y_train"], z["x_test"], z["y_test"], tuple(z["classes"].tolist()))
+    ds = _decode(path)
+    if use_cache:
+        cdir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cdir, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test,
+                         classes=np.array(ds.classes))
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return ds
+
+
+def _decode(path: Path) -> Dataset:
+    """Read every file of `path` (folder or tar archive) into memory, then parse."""
+    files: dict[str, bytes] = {}
+    if path.is_file():
+        try:
+            with tarfile.open(path, "r:*") as tf:
+                for m in tf:
+                    if m.isfile() and ("_batch" in m.name or m.name.lower().endswith(IMAGE_EXT)):
+                        files[m.name] = tf.extractfile(m).read()
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise ValueError(f"data archive {str(path)!r} is unreadable or corrupt ({e}); expected {LAYOUTS}") from e
+    else:
+        for p in path.rglob("*"):
+            if p.is_file() and ("_batch" in p.name or p.name.lower().endswith(IMAGE_EXT)):
+                files[p.relative_to(path).as_posix()] = p.read_bytes()
+    try:
+        if any(Path(n).name == "test_batch" for n in files):
+            return _from_batches(files, path)
+        return _from_images(files, path)
+    except (pickle.UnpicklingError, OSError, KeyError, EOFError) as e:
+        raise ValueError(f"data at {str(path)!r} is corrupt ({type(e).__name__}: {e})") from e
+
+
+def _from_batches(files, path) -> Dataset:
+    def read(names):
+        xs, ys = [], []
+        for n in names:
+            d = pickle.loads(files[n], encoding="bytes")
+            data = np.asarray(d[b"data"], dtype=np.uint8)
+            s = round((data.shape[1] // 3) ** 0.5)
+            xs.append(data.reshape(-1, 3, s, s).transpose(0, 2, 3, 1))
+            ys.append(np.asarray(d[b"labels"], dtype=np.int64))
+        return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+    train = sorted(n for n in files if Path(n).name.startswith("data_batch_"))
+    test = [n for n in files if Path(n).name == "test_batch"]
+    if not train:
+        raise ValueError(f"data at {str(path)!r} has test_batch but no data_batch_*; expected {LAYOUTS}")
+    return Dataset(*read(train), *read(test), CLASSES)
+
+
+def _from_images(files, path) -> Dataset:
+    from PIL import Image  # optional dependency: pip install decentlab[images]
+
+    split = {"train": {}, "test": {}}
+    for n in sorted(files):
+        parts = Path(n).parts
+        if len(parts) >= 3 and parts[-3] in split:
+            split[parts[-3]].setdefault(parts[-2], []).append(n)
+    if not split["train"] or not split["test"]:
+        raise ValueError(f"data path {str(path)!r} has no train/<class>/ and test/<class>/ images; "
+                         f"expected {LAYOUTS}")
+    names = sorted(set(split["train"]) | set(split["test"]))
+    classes = CLASSES if set(names) <= set(CLASSES) else tuple(names)
+    number = {c: i for i, c in enumerate(classes)}
+
+    def read(part):
+        xs, ys = [], []
+        for c, ns in split[part].items():
+            for n in ns:
+                img = Image.open(io.BytesIO(files[n]))
+                img.load()
+                xs.append(np.asarray(img.convert("RGB"), dtype=np.uint8))
+                ys.append(number[c])
+        shapes = {a.shape for a in xs}
+        if len(shapes) != 1:
+            raise ValueError(f"data path {str(path)!r}: images of different sizes {sorted(shapes)}")
+        return np.stack(xs), np.asarray(ys, dtype=np.int64)
+    return Dataset(*read("train"), *read("test"), classes)
+
+
+def synthetic(n: int, size: int = 8, classes: int = 10, n_test: int | None = None, seed: int = 0) -> Dataset:
+    """Random learnable images: class c adds a fixed random pattern to uniform noise (smoke tests)."""
+    if n < classes:
+        raise ValueError(f"synthetic: n must be >= classes={classes}, got {n}")
+    rng = np.random.default_rng(seed)
+    pat = rng.uniform(-60, 60, size=(classes, size, size, 3))
+
+    def draw(m):
+        y = np.arange(m) % classes
+        rng.shuffle(y)
+        x = np.clip(rng.uniform(60, 196, size=(m, size, size, 3)) + pat[y], 0, 255).astype(np.uint8)
+        return x, y.astype(np.int64)
+    return Dataset(*draw(n), *draw(n_test or max(classes, n // 5)), tuple(f"c{i}" for i in range(classes)))
+
+
+def partition(labels, K: int, how: str = "iid", alpha: float = 0.5, k: int = 2, seed: int = 0):
+    """Worker shards (THEORY.md §5): landscapes.data.split — 'iid', 'dirichlet' (α), 'classes' (k)."""
+    from landscapes.data import split
+    return split(np.asarray(labels), K, how=how, alpha=alpha, k=k, seed=seed)
+
+
+class Augmented:
+    """Training images on `device` as uint8 (N, 3, H+8, W+8) (reflect-padded) + labels, test
+    images unpadded, and K worker shards; `batch(t)` -> normalised (K, B, 3, H, W), labels (K, B)."""
+
+    def __init__(self, ds: Dataset, shards, batch: int, seed: int = 0, device="cpu",
+                 dtype=torch.float32, augment: bool = True, pad: int = 4):
+        self.K, self.B, self.seed, self.augment, self.pad = len(shards), int(batch), int(seed), augment, pad
+        if self.B < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        xp = np.pad(ds.x_train, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+        self.x = torch.as_tensor(xp).permute(0, 3, 1, 2).contiguous().to(device)
+        self.y = torch.as_tensor(ds.y_train).to(device)
+        self.x_test = torch.as_tensor(ds.x_test).permute(0, 3, 1, 2).contiguous().to(device)
+        self.y_test = torch.as_tensor(ds.y_test).to(device)
+        self.H, self.W = ds.x_train.shape[1:3]
+        self.shards = [np.asarray(s) for s in shards]
+        self.device, self.dtype = torch.device(device), dtype
+        self.mean = torch.tensor(MEAN, dtype=dtype, device=device).view(3, 1, 1) * 255
+        self.std = torch.tensor(STD, dtype=dtype, device=device).view(3, 1, 1) * 255
+        self._perm = {}
+
+    def _perm_of(self, k: int, epoch: int) -> np.ndarray:
+        key = (k, epoch)
+        if key not in self._perm:
+            if len(self._perm) > 4 * self.K:
+                self._perm.clear()
+            self._perm[key] = np.random.default_rng([self.seed, 1, k, epoch]).permutation(self.shards[k].size)
+        return self._perm[key]
+
+    def indices(self, t: int) -> np.ndarray:
+        """(K, B) dataset indices of step t: worker k walks fresh permutations of its shard."""
+        out = np.empty((self.K, self.B), dtype=np.int64)
+        for k, s in enumerate(self.shards):
+            pos = t * self.B + np.arange(self.B)
+            for e in np.unique(pos // s.size):
+                sel = pos // s.size == e
+                out[k, sel] = s[self._perm_of(k, int(e))[pos[sel] % s.size]]
+        return out
+
+    def normalise(self, x_uint8: torch.Tensor) -> torch.Tensor:
+        return (x_uint8.to(self.dtype) - self.mean) / self.std
+
+    def batch(self, t: int):
+        idx = self.indices(t)
+        rng = np.random.default_rng([self.seed, 2, t])
+        n, p = idx.size, self.pad
+        if self.augment:
+            dy, dx = rng.integers(0, 2 * p + 1, size=(2, n))
+            flip = rng.integers(0, 2, size=n).astype(bool)
+        else:
+            dy = dx = np.full(n, p)
+            flip = np.zeros(n, dtype=bool)
+        ar_h, ar_w = np.arange(self.H), np.arange(self.W)
+        rows = dy[:, None] + ar_h
+        cols = dx[:, None] + np.where(flip[:, None], ar_w[::-1], ar_w)
+        dev = self.device
+        ii = torch.as_tensor(idx.reshape(-1)).to(dev)
+        rows, cols = torch.as_tensor(rows).to(dev), torch.as_tensor(cols).to(dev)
+        ch = torch.arange(3, device=dev)
+        x = self.x[ii[:, None, None, None], ch[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
+        x = self.normalise(x).reshape(self.K, self.B, 3, self.H, self.W)
+        return x, self.y[ii].reshape(self.K, self.B)
