@@ -4,6 +4,8 @@ import torch
 from hypothesis import HealthCheck, settings
 
 torch.set_default_dtype(torch.float64)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # one thread per xdist worker: small tensors, 2 cores
 
 settings.register_profile(
     "ci", deadline=None, max_examples=25, derandomize=True, print_blob=True,
