@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
            "ci": (lo, hi), "half_width_rel": half, "chain_censored_mean": cen,
            "chain_mean": chain.mean, "covered": lo <= cen <= hi, "chain_s": t_chain,
            "replica_steps_per_s": rate.exposure / wall}
-    print(f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {platform.node()}, torch {torch.__version__}, "
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, torch {torch.__version__}, "
           f"{a.threads} thread(s); R = {a.replicas}, cap = {a.cap}, η = {a.eta}, ΔV/D = {a.dV_over_D}")
     print(f"MC: {rate.escapes} escapes in {rate.exposure:.3g} replica-steps, {wall:.1f} s "
           f"({out['replica_steps_per_s']:.3g} replica-steps/s)")

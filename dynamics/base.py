@@ -75,6 +75,66 @@ def check_unit(v, name, closed_right=False):
     return float(v)
 
 
-def mean_workers(x: torch.Tensor) -> torch.Tensor:
+# ---------------------------------------------------------------- worker-axis reductions
+# Every reduction over the worker axis goes through these hooks. With a local `Topology` (or
+# None) they are plain torch ops on the full stack (..., K, d); with a
+# `dynamics.distributed.DistTopology` (attribute `distributed = True`) the stack holds only this
+# process's rows and the hook is a collective over processes (dynamics/distributed.py).
+
+def _dist(topology) -> bool:
+    return bool(getattr(topology, "distributed", False))
+
+
+def local_K(topology):
+    """Workers held by this process: topology.K locally, its slice size when distributed."""
+    if topology is None:
+        return None
+    return int(topology.K_local) if _dist(topology) else int(topology.K)
+
+
+def worker_count(x: torch.Tensor, topology=None) -> int:
+    """Global number of workers K (x.shape[-2] unless distributed)."""
+    return int(topology.K) if _dist(topology) else int(x.shape[-2])
+
+
+def worker_all(x: torch.Tensor, topology=None) -> torch.Tensor:
+    """The full worker stack (..., K, ...) on the worker axis -2 (all_gather when distributed)."""
+    return topology.all_rows(x) if _dist(topology) else x
+
+
+def worker_mean(x: torch.Tensor, topology=None, keepdim: bool = False) -> torch.Tensor:
+    """(1/K) sum_k x_k over the worker axis -2: (..., K, d) -> (..., d) (or (..., 1, d))."""
+    return worker_all(x, topology).mean(dim=-2, keepdim=keepdim)
+
+
+def worker_sum(x: torch.Tensor, topology=None) -> torch.Tensor:
+    """sum_k x_k over the worker axis -2: (..., K, d) -> (..., d)."""
+    return worker_all(x, topology).sum(dim=-2)
+
+
+def worker_argmin(score: torch.Tensor, topology=None) -> torch.Tensor:
+    """Global index of the smallest score over workers (last axis of (..., K)), ties to the lowest."""
+    full = topology.all_rows(score.unsqueeze(-1)).squeeze(-1) if _dist(topology) else score
+    return torch.argmin(full, dim=-1)
+
+
+def worker_gather(x: torch.Tensor, idx: torch.Tensor, topology=None) -> torch.Tensor:
+    """Rows of global indices idx: x (..., K, d), idx (...) -> (..., d); idx (..., m) -> (..., m, d)."""
+    if _dist(topology):
+        return topology.gather_rows(x, idx)
+    one = idx.dim() == x.dim() - 2
+    i = idx.unsqueeze(-1) if one else idx
+    out = torch.gather(x, -2, i.unsqueeze(-1).expand(*i.shape, x.shape[-1]))
+    return out.squeeze(-2) if one else out
+
+
+def worker_ids(x: torch.Tensor, topology=None) -> torch.Tensor:
+    """Global indices (K_local,) of the rows this process holds."""
+    if _dist(topology):
+        return torch.as_tensor(topology.rows, device=x.device)
+    return torch.arange(x.shape[-2], device=x.device)
+
+
+def mean_workers(x: torch.Tensor, topology=None) -> torch.Tensor:
     """Average over the worker axis: (..., K, d) -> (..., d)."""
-    return x.mean(dim=-2)
+    return worker_mean(x, topology)

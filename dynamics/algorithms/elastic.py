@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, register
+from ..base import Method, check_lr, local_K, register, worker_count, worker_mean, worker_sum
 
 
 class EasgdState(NamedTuple):
@@ -98,9 +98,15 @@ def _comm(K, per_K):
     return float("nan") if K is None else float(per_K(K))
 
 
-def _center_init(x0, K=None):
-    x0 = _check_x0(x0, K)
-    return x0.clone(), x0.mean(dim=-2)
+def _center_init(x0, K=None, topology=None):
+    x0 = _check_x0(x0, K if topology is None else local_K(topology))
+    return x0.clone(), worker_mean(x0, topology)
+
+
+def _single_process(topology, who):
+    """Round-robin / sequential methods index workers one at a time: not distributed."""
+    if getattr(topology, "distributed", False):
+        raise ValueError(f"{who} runs single-process only; got a distributed topology")
 
 
 # ---------------------------------------------------------------- synchronous EASGD
@@ -117,17 +123,17 @@ def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Me
     Kn = _workers(topology, K)
 
     def init(x0, oracle=None, rng=None):
-        x, c = _center_init(x0, Kn)
+        x, c = _center_init(x0, Kn, topology)
         return EasgdState(x, c)
 
     def step(s, oracle, t, rng):
-        k = s.x.shape[-2]
+        k = worker_count(s.x, topology)
         al = _alpha(a, k)
         be = k * al if b is None else b
         _, g = oracle(s.x, t, rng)
         c = s.center.unsqueeze(-2)
         x = s.x - lr * g - al * (s.x - c)
-        center = (1 - be) * s.center + be * s.x.mean(dim=-2)
+        center = (1 - be) * s.center + be * worker_mean(s.x, topology)
         return EasgdState(x, center)
 
     hp = dict(lr=lr, alpha=a, beta=b)
@@ -139,13 +145,13 @@ def _model(s):
     return s.center
 
 
-def _elastic(x, center, al, order):
+def _elastic(x, center, al, order, topology=None):
     """Elastic exchange of Algorithm 1 a)–b) for all K workers from pre-step x.
     'simultaneous': x^i ← x^i − α(x^i − x̃), x̃ ← x̃ + α Σ_i (x^i − x̃) (one x̃ for all);
     'sequential': workers i = 0..K−1 in turn, each seeing the x̃ left by the previous one."""
     if order == "simultaneous":
         diff = x - center.unsqueeze(-2)
-        return x - al * diff, center + al * diff.sum(dim=-2)
+        return x - al * diff, center + al * worker_sum(diff, topology)
     rows = []
     for i in range(x.shape[-2]):
         d = x[..., i, :] - center
@@ -176,16 +182,18 @@ def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simu
     tau = _pos_int(tau, "tau")
     order = _check_order(order)
     Kn = _workers(topology, K)
+    if order == "sequential":
+        _single_process(topology, "easgd_async with order='sequential'")
 
     def init(x0, oracle=None, rng=None):
-        x, c = _center_init(x0, Kn)
+        x, c = _center_init(x0, Kn, topology)
         return EasgdState(x, c)
 
     def step(s, oracle, t, rng):
         _, g = oracle(s.x, t, rng)
         x, c = s.x, s.center
         if int(t) % tau == 0:
-            x, c = _elastic(x, c, _alpha(a, x.shape[-2]), order)
+            x, c = _elastic(x, c, _alpha(a, worker_count(x, topology)), order, topology)
         return EasgdState(x - lr * g, c)
 
     hp = dict(lr=lr, alpha=a, tau=tau, order=order)
@@ -207,16 +215,18 @@ def eamsgd(topology=None, lr=None, rho=None, alpha=None, tau=1, delta=0.99,
         raise ValueError(f"delta (momentum) must lie in [0, 1), got {delta!r}")
     delta = float(delta)
     Kn = _workers(topology, K)
+    if order == "sequential":
+        _single_process(topology, "eamsgd with order='sequential'")
 
     def init(x0, oracle=None, rng=None):
-        x, c = _center_init(x0, Kn)
+        x, c = _center_init(x0, Kn, topology)
         return EamsgdState(x, c, torch.zeros_like(x))
 
     def step(s, oracle, t, rng):
         _, g = oracle(s.x + delta * s.v, t, rng)
         x, c = s.x, s.center
         if int(t) % tau == 0:
-            x, c = _elastic(x, c, _alpha(a, x.shape[-2]), order)
+            x, c = _elastic(x, c, _alpha(a, worker_count(x, topology)), order, topology)
         v = delta * s.v - lr * g
         return EamsgdState(x + v, c, v)
 
@@ -242,6 +252,7 @@ def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
     lr = check_lr(lr)
     a = _coupling(lr, rho, alpha)
     Kn = _workers(topology, K)
+    _single_process(topology, "easgd_rr")
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn)
@@ -271,6 +282,7 @@ def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
         raise ValueError("rho (ADMM penalty) is required for admm_rr")
     rho = _nonneg(rho, "rho")
     Kn = _workers(topology, K)
+    _single_process(topology, "admm_rr")
     er = lr * rho
 
     def init(x0, oracle=None, rng=None):
@@ -307,7 +319,7 @@ def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
     Kn = _workers(topology, K)
 
     def init(x0, oracle=None, rng=None):
-        x, c = _center_init(x0, Kn)
+        x, c = _center_init(x0, Kn, topology)
         hist = c.unsqueeze(-2).expand(*c.shape[:-1], staleness + 1, c.shape[-1]).clone()
         return DownpourState(x, c, torch.zeros_like(x), hist)
 
@@ -315,7 +327,7 @@ def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
         x, c, acc = s.x, s.center, s.acc
         comm_step = int(t) % tau == 0
         if comm_step:
-            c = c + acc.sum(dim=-2)
+            c = c + worker_sum(acc, topology)
         hist = torch.cat([s.hist[..., 1:, :], c.unsqueeze(-2)], dim=-2)
         if comm_step:
             x = hist[..., :1, :].expand_as(x)

@@ -10,7 +10,9 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, check_unit, mean_workers, register
+from functools import partial
+
+from ..base import Method, check_lr, check_unit, local_K, mean_workers, register, worker_mean
 
 
 class SGDState(NamedTuple):
@@ -22,9 +24,14 @@ class PlainState(NamedTuple):
     x: torch.Tensor   # (..., K, d)
 
 
-def average(state) -> torch.Tensor:
+def average(state, topology=None) -> torch.Tensor:
     """The model of the averaging family: w_a = (1/K) sum_k x_k, shape (..., d)."""
-    return mean_workers(state.x)
+    return mean_workers(state.x, topology)
+
+
+def averager(topology):
+    """`average` bound to a topology (a collective when it is distributed)."""
+    return partial(average, topology=topology)
 
 
 def need_topology(topology, who: str):
@@ -39,9 +46,9 @@ def check_x0(x0, topology, who: str) -> torch.Tensor:
     if not torch.is_tensor(x0) or x0.dim() < 2:
         raise ValueError(f"{who}: x0 must be a tensor of shape (..., K, d), got {type(x0).__name__}"
                          + (f" of shape {tuple(x0.shape)}" if torch.is_tensor(x0) else ""))
-    if topology is not None and x0.shape[-2] != topology.K:
+    if topology is not None and x0.shape[-2] != local_K(topology):
         raise ValueError(f"{who}: x0 has {x0.shape[-2]} workers on axis -2 but topology "
-                         f"{topology.name!r} has K = {topology.K}")
+                         f"{topology.name!r} has K = {local_K(topology)}")
     return x0
 
 
@@ -61,15 +68,15 @@ def csgd(topology=None, lr=None, beta=0.0) -> Method:
 
     def init(x0, oracle=None, rng=None):
         x0 = check_x0(x0, topology, "csgd")
-        w = mean_workers(x0).unsqueeze(-2).expand_as(x0).clone()
+        w = mean_workers(x0, topology).unsqueeze(-2).expand_as(x0).clone()
         return SGDState(w, torch.zeros_like(x0))
 
     def step(state, oracle, t, rng=None):
         _, g = oracle(state.x, t, rng)
-        m = beta * state.m + g.mean(dim=-2, keepdim=True).expand_as(g)
+        m = beta * state.m + worker_mean(g, topology, keepdim=True).expand_as(g)
         return SGDState(state.x - lr * m, m)
 
-    return Method("csgd", init, step, average, allreduce_comm(topology),
+    return Method("csgd", init, step, averager(topology), allreduce_comm(topology),
                   dict(lr=lr, beta=beta), topology)
 
 
@@ -89,10 +96,10 @@ def local_sgd(topology=None, lr=None, period=1) -> Method:
         _, g = oracle(state.x, t, rng)
         x = state.x - lr * g
         if (int(t) + 1) % period == 0:
-            x = x.mean(dim=-2, keepdim=True).expand_as(x).clone()
+            x = worker_mean(x, topology, keepdim=True).expand_as(x).clone()
         return PlainState(x)
 
-    return Method("local_sgd", init, step, average, allreduce_comm(topology) / period,
+    return Method("local_sgd", init, step, averager(topology), allreduce_comm(topology) / period,
                   dict(lr=lr, period=period), topology)
 
 
@@ -107,7 +114,7 @@ def _gossip(name, doc_update):
         def step(state, oracle, t, rng=None):
             return PlainState(doc_update(state.x, top, lr_, oracle, t, rng))
 
-        return Method(name, init, step, average, float(top.edges_per_step()),
+        return Method(name, init, step, averager(top), float(top.edges_per_step()),
                       dict(lr=lr_), top)
     return builder
 

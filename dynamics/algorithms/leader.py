@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, register
+from ..base import (Method, check_lr, local_K, register, worker_all, worker_argmin, worker_count,
+                    worker_gather, worker_ids)
 from .elastic import _check_x0, _nonneg, _pos_int, _workers
 
 
@@ -37,25 +38,25 @@ class LsgdState(NamedTuple):
 _MODES = ("minibatch", "running")
 
 
-def leader_index(score: torch.Tensor) -> torch.Tensor:
-    """Global leader: argmin of the loss estimate over workers, ties to the lowest index."""
-    return torch.argmin(score, dim=-1)
+def leader_index(score: torch.Tensor, topology=None) -> torch.Tensor:
+    """Global leader: argmin of the loss estimate over workers, ties to the lowest index
+    (an all_gather of the losses when distributed)."""
+    return worker_argmin(score, topology)
 
 
-def _gather_rows(x, idx):
-    """x (..., m, d), idx (...) -> x[..., idx, :] (..., d)."""
-    i = idx.unsqueeze(-1).unsqueeze(-1).expand(*idx.shape, 1, x.shape[-1])
-    return torch.gather(x, -2, i).squeeze(-2)
+def _gather_rows(x, idx, topology=None):
+    """x (..., m, d), idx (...) -> x[..., idx, :] (..., d) (a broadcast when distributed)."""
+    return worker_gather(x, idx, topology)
 
 
-def _local_leaders(x, score, n):
+def _local_leaders(x, score, n, topology=None):
     """Each worker's group leader (..., K, d): argmin within each group of l = K/n."""
-    K, d = x.shape[-2:]
-    l = K // n
-    xs = x.reshape(*x.shape[:-2], n, l, d)
-    idx = torch.argmin(score.reshape(*score.shape[:-1], n, l), dim=-1)      # (..., n)
-    lead = _gather_rows(xs, idx)                                           # (..., n, d)
-    return lead.unsqueeze(-2).expand(*lead.shape[:-1], l, d).reshape(x.shape)
+    l = worker_count(x, topology) // n
+    full = worker_all(score.unsqueeze(-1), topology).squeeze(-1)             # (..., K)
+    idx = torch.argmin(full.reshape(*full.shape[:-1], n, l), dim=-1)        # (..., n)
+    idx = idx + l * torch.arange(n, device=idx.device)                      # global ids
+    lead = worker_gather(x, idx, topology)                                  # (..., n, d)
+    return lead.index_select(-2, worker_ids(x, topology) // l)
 
 
 @register("lsgd")
@@ -83,8 +84,8 @@ def lsgd(topology=None, lr=None, lam=0.1, lam_global=0.1, tau=1, tau_local=None,
         _check_groups(Kn, n)
 
     def init(x0, oracle=None, rng=None):
-        x = _check_x0(x0, Kn)
-        _check_groups(x.shape[-2], n)
+        x = _check_x0(x0, Kn if topology is None else local_K(topology))
+        _check_groups(worker_count(x, topology), n)
         lead = x.shape[:-1]
         return LsgdState(x.clone(), x.new_zeros(lead), x.new_zeros(*lead[:-1], A, lead[-1]),
                          x.new_zeros(lead[:-1]))
@@ -101,14 +102,14 @@ def lsgd(topology=None, lr=None, lam=0.1, lam_global=0.1, tau=1, tau_local=None,
             hist, score = s.hist, loss
         x = s.x - lr * g
         if int(t) % tau_l == 0 and lam:
-            x = x - lam * (s.x - _local_leaders(s.x, score, n))
+            x = x - lam * (s.x - _local_leaders(s.x, score, n, topology))
         if int(t) % tau == 0 and lam_g:
-            x = x - lam_g * (s.x - _gather_rows(s.x, leader_index(score)).unsqueeze(-2))
+            x = x - lam_g * (s.x - _gather_rows(s.x, leader_index(score, topology), topology).unsqueeze(-2))
         return LsgdState(x, score, hist, s.seen + 1)
 
     def model(s):
         """The global leader of the last step (post-step iterate)."""
-        return _gather_rows(s.x, leader_index(s.score))
+        return _gather_rows(s.x, leader_index(s.score, topology), topology)
 
     def comm(k):
         L = math.lcm(tau, tau_l)

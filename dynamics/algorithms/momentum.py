@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 
 from ..base import Method, check_lr, check_unit, register
-from .gossip import average, check_x0, need_topology
+from .gossip import averager, check_x0, need_topology
 
 
 class MomentumState(NamedTuple):
@@ -32,7 +32,7 @@ def _build(name, update, topology, lr, beta) -> Method:
     def step(state, oracle, t, rng=None):
         return MomentumState(*update(state, top, lr, beta, oracle, t, rng))
 
-    return Method(name, init, step, average, float(top.edges_per_step()),
+    return Method(name, init, step, averager(top), float(top.edges_per_step()),
                   dict(lr=lr, beta=beta), top)
 
 

@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, check_unit, register
+from ..base import Method, check_lr, check_unit, register, worker_mean
 from ..topology import require_doubly
-from .gossip import average, check_x0, need_topology
+from .gossip import averager, check_x0, need_topology
 
 
 class GTState(NamedTuple):
@@ -40,8 +40,8 @@ def _doubly(topology, name):
     return require_doubly(need_topology(topology, name), name)
 
 
-def _consensus_mean(g):
-    return g.mean(dim=-2, keepdim=True).expand_as(g)
+def _consensus_mean(g, topology=None):
+    return worker_mean(g, topology, keepdim=True).expand_as(g)
 
 
 @register("gt")
@@ -60,14 +60,14 @@ def gt(topology=None, lr=None, tracker_start="grad") -> Method:
     def init(x0, oracle, rng=None):
         x0 = check_x0(x0, top, "gt")
         _, g = oracle(x0, 0, rng)
-        return GTState(x0.clone(), g if tracker_start == "grad" else _consensus_mean(g), g)
+        return GTState(x0.clone(), g if tracker_start == "grad" else _consensus_mean(g, top), g)
 
     def step(s, oracle, t, rng=None):
         x = top.mix(s.x, t) - lr * s.y
         _, g = oracle(x, int(t) + 1, rng)
         return GTState(x, top.mix(s.y, t) + g - s.g, g)
 
-    return Method("gt", init, step, average, 2.0 * top.edges_per_step(),
+    return Method("gt", init, step, averager(top), 2.0 * top.edges_per_step(),
                   dict(lr=lr, tracker_start=tracker_start), top)
 
 
@@ -89,7 +89,7 @@ def d2(topology=None, lr=None) -> Method:
         x = top.mix(2 * s.x - s.x_prev - lr * (g - s.g_prev), t)
         return D2State(x, s.x, g)
 
-    return Method("d2", init, step, average, float(top.edges_per_step()), dict(lr=lr), top)
+    return Method("d2", init, step, averager(top), float(top.edges_per_step()), dict(lr=lr), top)
 
 
 @register("mt")
@@ -112,7 +112,7 @@ def mt(topology=None, lr=None, beta=0.9) -> Method:
     def init(x0, oracle, rng=None):
         x0 = check_x0(x0, top, "mt")
         _, g = oracle(x0, 0, rng)
-        c = (g - _consensus_mean(g)) / (1 - beta)
+        c = (g - _consensus_mean(g, top)) / (1 - beta)
         return MTState(x0.clone(), c, c.clone(), g)
 
     def step(s, oracle, t, rng=None):
@@ -122,5 +122,5 @@ def mt(topology=None, lr=None, beta=0.9) -> Method:
         _, g = oracle(x, int(t) + 1, rng)
         return MTState(x, m, c, g)
 
-    return Method("mt", init, step, average, 2.0 * top.edges_per_step(),
+    return Method("mt", init, step, averager(top), 2.0 * top.edges_per_step(),
                   dict(lr=lr, beta=beta), top)
