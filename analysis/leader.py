@@ -32,9 +32,18 @@ from dynamics import make
 from . import linear
 
 __all__ = [
-    "lgd_objective", "leaders", "lgd_step", "fixed_point_residuals", "is_fixed_point",
-    "lgd_matrix", "linear_rates", "t2_rhs", "t2_lhs_quadratic", "comm_vectors",
-    "comm_bytes", "allreduce_bytes_per_worker",
+    "allreduce_bytes_per_worker",
+    "comm_bytes",
+    "comm_vectors",
+    "fixed_point_residuals",
+    "is_fixed_point",
+    "leaders",
+    "lgd_matrix",
+    "lgd_objective",
+    "lgd_step",
+    "linear_rates",
+    "t2_lhs_quadratic",
+    "t2_rhs",
 ]
 
 
