@@ -14,7 +14,6 @@ import platform
 import socket
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch

@@ -9,6 +9,8 @@ import time
 import traceback
 from pathlib import Path
 
+from verify.claims import one_thread
+
 from . import style
 from .registry import figures as discover
 from .registry import summary
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None, figures: dict | None = None) -> int:
     for name in names:
         t0 = time.perf_counter()
         try:
-            made[name] = [Path(x) for x in mods[name].make(args.out, quick=args.quick)]
+            with one_thread():
+                made[name] = [Path(x) for x in mods[name].make(args.out, quick=args.quick)]
             print(f"{name}: {', '.join(x.name for x in made[name])} ({time.perf_counter() - t0:.1f}s)")
         except Exception as exc:  # noqa: BLE001 - one broken figure must not stop the others
             failed = True

@@ -28,7 +28,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import math
 import shlex
 import sys
 import tarfile

@@ -10,6 +10,7 @@ or to `{"value": v, "ci_low": lo, "ci_high": hi}` (see `value()`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -331,3 +332,18 @@ def load_recorded(path_under_results: str | Path, root: str | Path | None = None
     d["source"], d["recorded"] = src, True
     d["source"]["path"] = str(p)
     return Evidence.from_dict(d)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """One torch intra-op thread inside (restored after). Claims and figures work on small
+    tensors (10^3-10^5 numbers per op), where intra-op threads on a 2-core machine cost far more
+    than they save (measured ~10x slower elementwise ops under load)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

@@ -8,7 +8,6 @@ shared with the figures paper_figs/easgd_variance_vs_rho.py and paper_figs/easgd
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -21,20 +20,9 @@ from analysis import linear as lin
 from analysis import stability as st
 from dynamics.simulate import simulate
 
-from .claims import Evidence, claim, combine, value
+from .claims import Evidence, claim, combine, one_thread, value
 
 PAPER = "Zhang, Choromanska, LeCun, 'Deep learning with elastic averaging SGD', NeurIPS 2015 (arXiv 1412.6651)"
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on 2 cores (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _quad_oracle(h=1.0, noise="none", sigma=1.0):
@@ -75,7 +63,7 @@ def simulate_rr_divergence(p, a, alpha, seed, growth=1e8, threshold=1e6):
     tags=("synthetic",),
 )
 def rr_stability_region(ctx) -> Evidence:
-    with _one_thread():
+    with one_thread():
         A, AL = st.default_grid(301)
         inside = st.easgd_rr_region_closed_form(A, AL)
         pred, meas, checks = {}, {}, []
@@ -157,7 +145,7 @@ def admm_vs_easgd_runs(p, steps, every):
     tags=("synthetic",),
 )
 def admm_unstable(ctx) -> Evidence:
-    with _one_thread():
+    with one_thread():
         n = 50 if ctx.quick else 100
         etas, rhos = st.admm_grid_axes(n, n)
         pred, meas, checks = {}, {}, []
@@ -269,7 +257,7 @@ def center_variance(ctx) -> Evidence:
     R = 4000 if ctx.quick else 20000
     rhos = RHOS_QUICK if ctx.quick else RHOS_FULL
     pred, meas, checks = {}, {}, []
-    with _one_thread():
+    with one_thread():
         for k, rho in enumerate(rhos):
             alpha = VAR_ETA * rho
             th = st.easgd_sync_center_variance(VAR_ETA, VAR_H, alpha, VAR_P * alpha, VAR_SIGMA ** 2, VAR_P)
@@ -366,7 +354,7 @@ def exploration_table(quick=True, seed=0, progress=lambda f, m="": None):
     jobs += [(ln, me, 4, s) for ln in EXPLORE_SETUPS for me in ("easgd_async", "eamsgd")[:1 if quick else 2]
              for s in ((1.0, ALPHA_SCALES[-1]) if quick else ALPHA_SCALES[1:])]
     out = {}
-    with _one_thread():
+    with one_thread():
         for j, (ln, me, tau, s) in enumerate(jobs):
             loss, spread, div = exploration_run(ln, me, tau, s, R=R, steps=steps, seed=seed)
             out[(ln, me, tau, s)] = (*mean_ci(loss), float(np.mean(spread)), float(np.mean(div)))

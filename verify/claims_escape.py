@@ -14,7 +14,6 @@ exact expectation under the chain is the censored mean m_c = Σ_{n<c} S(n) / (1 
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -36,21 +35,6 @@ from landscapes.noise import oracle
 from .claims import Evidence, claim, combine, value
 
 PAPER = "Cao, Wu, Yuan, Sayed, arXiv 2406.20006 (theorems [missing]); THEORY.md §2 formulas"
-
-
-def single_thread(fn):
-    """Run a claim with one torch intra-op thread (restored after): the ensembles are small
-    (10³–10⁴ numbers per op) and on a shared 2-core machine multi-threaded elementwise ops ran
-    ~10× slower (thread contention)."""
-    @functools.wraps(fn)
-    def run(ctx):
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(ctx)
-        finally:
-            torch.set_num_threads(n)
-    return run
 
 
 @dataclass(frozen=True)
@@ -198,7 +182,6 @@ def _budget(mean: float, escapes: int, cap_max: int) -> tuple[int, int]:
                      "below MC error; the only slack is sampling error",
     tags=("synthetic",),
 )
-@single_thread
 def chain_vs_monte_carlo(ctx) -> Evidence:
     cases = CASES_1[ctx.quick]
     level = 1 - 0.05 / len(cases)
@@ -276,7 +259,6 @@ ASYMPTOTIC_FACTOR = 2.0  # |exact/Kramers - 1| <= 2|c1|D: the first-order term w
                      "the first-order term leaves room for the O(D²) remainder at ΔV/D ≥ 5",
     tags=("synthetic",),
 )
-@single_thread
 def kramers_asymptotic(ctx) -> Evidence:
     ratios = (5, 10) if ctx.quick else (5, 7.5, 10, 15, 20)
     pred, meas, reg, checks, notes = {}, {}, {}, [], []

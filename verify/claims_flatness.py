@@ -30,7 +30,7 @@ from landscapes.hetero import hetero_quadratics
 from landscapes.noise import oracle
 
 from .claims import Evidence, claim, combine, value
-from .claims_escape import QUARTIC, chain_escape, mc_escape, single_thread
+from .claims_escape import QUARTIC, chain_escape, mc_escape
 
 PAPER = "Cao, Wu, Yuan, Sayed, 'Flatness vs optimisation', arXiv 2406.20006 (theorems [missing])"
 
@@ -66,7 +66,6 @@ def _log_ratio_z(n1, n2):
                      "reported with the regime flag Σ_dis/D_c, not judged (rough when ~1)",
     tags=("synthetic",),
 )
-@single_thread
 def decentralised_escape_faster(ctx) -> Evidence:
     D_c, eta0 = QUARTIC.dV / 3.0, 0.05
     graphs = [("ring", 8)] if ctx.quick else [("ring", 8), ("ring", 16), ("exponential", 8),
@@ -202,7 +201,6 @@ def _odds(p):
                      "with Σ_dis/D_c (rough when not small)",
     tags=("synthetic",),
 )
-@single_thread
 def flat_well_occupancy(ctx) -> Evidence:
     land, b, mins = _dg()
     K, D_c, eta, B = 8, 0.3, 0.02, 1
@@ -298,7 +296,6 @@ def excess_cases(quick: bool):
     tolerance_reason="the linear model is exact on a quadratic: the only slack is sampling error",
     tags=("synthetic",),
 )
-@single_thread
 def excess_risk_ordering(ctx) -> Evidence:
     h, r, B = 1.0, 1.0, 1
     cases = excess_cases(ctx.quick)

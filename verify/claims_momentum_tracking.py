@@ -33,19 +33,6 @@ FLAT = 1.5   # "flat": ratio S(ζ_max)/S(ζ_min) ≤ FLAT; "grows": ratio > FLAT
 K = 8
 
 
-def single_thread(fn):
-    """One torch thread while a claim runs (tiny tensors on a shared 2-core machine)."""
-    @functools.wraps(fn)
-    def run(ctx):
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(ctx)
-        finally:
-            torch.set_num_threads(n)
-    return run
-
-
 # ------------------------------------------------------------------ building blocks
 
 def topology(name: str, Kw: int = K):
@@ -206,7 +193,6 @@ def zeta2_of(problem) -> float:
     tolerance_reason="linear convergence with contraction ≤ 0.975 runs to round-off (1e-13) well inside the cap",
     tags=("synthetic",),
 )
-@single_thread
 def exactness(ctx) -> Evidence:
     d, lr, beta = (3, 0.05, 0.9) if ctx.quick else (10, 0.05, 0.9)
     cap = 4000 if ctx.quick else 20000
@@ -315,7 +301,6 @@ def _report(out, methods):
                      "'no ζ term' from the bias term DSGDm's fixed point predicts (∝ ζ²)",
     tags=("synthetic",),
 )
-@single_thread
 def rate_vs_zeta(ctx) -> Evidence:
     methods = MOMENTUM if ctx.quick else MOMENTUM + ("gt", "d2")
     out = zeta_sweep(ctx.quick, ctx.seed, methods, progress=ctx.progress)
@@ -353,7 +338,6 @@ def rate_vs_zeta(ctx) -> Evidence:
     tolerance_reason="as momentum_tracking.rate_vs_zeta",
     tags=("synthetic",),
 )
-@single_thread
 def momentum_sweep(ctx) -> Evidence:
     betas = (0.0, 0.9) if ctx.quick else (0.0, 0.5, 0.9, 0.99)
     methods = ("dsgdm", "mt")
@@ -400,7 +384,6 @@ def momentum_sweep(ctx) -> Evidence:
     tolerance_reason="as momentum_tracking.rate_vs_zeta",
     tags=("synthetic",),
 )
-@single_thread
 def topology_claim(ctx) -> Evidence:
     tops = ("ring", "hypercube", "exponential_undirected") + (() if ctx.quick else ("complete",))
     methods = ("dsgdm", "mt")

@@ -3,7 +3,6 @@ per-mode forms §3). Computations live in `analysis.sam`; the `experiment_*` fun
 shared with the figures in paper_figs/dsgd_sam_*.py. Runs use one torch thread (tiny tensors)."""
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -14,21 +13,11 @@ import landscapes
 from analysis import linear, sam
 from dynamics import topology as T
 
-from .claims import Evidence, claim, combine, compare, value
+from .claims import Evidence, claim, combine, compare, one_thread, value
 
 PAPER = "Zhu et al., 'Decentralized SGD and average-direction SAM are asymptotically equivalent', ICML 2023 (arXiv 2306.02913)"
 Z = 1.959963984540054
 F64 = torch.float64
-
-
-@contextlib.contextmanager
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def mean_ci(samples, z: float = Z):

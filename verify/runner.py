@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from pathlib import Path
 
-from .claims import REPO_ROOT, Claim, Context, Evidence
+from .claims import REPO_ROOT, Claim, Context, Evidence, one_thread
 
 SCHEMA = "decentlab.claims/1"
 
@@ -90,7 +90,8 @@ def run_one(claim: Claim, ctx: Context, run_dir: Path | None = None) -> Evidence
     with message and traceback, make figure paths relative to the run folder."""
     t0 = time.perf_counter()
     try:
-        ev = claim.run(ctx)
+        with one_thread():
+            ev = claim.run(ctx)
         if not isinstance(ev, Evidence):
             raise TypeError(f"claim {claim.id!r}: run returned {type(ev).__name__}, expected Evidence")
     except Exception as exc:  # noqa: BLE001 - a failing claim must not stop the run
