@@ -59,7 +59,7 @@ def plot(name: str, out: str, params: dict) -> str:
     land = get(name, **params)
     if land.dim > 2:
         raise ValueError(f"plot needs dim 1 or 2; landscape {name!r} has dim={land.dim}")
-    fig, ax = plt.subplots(figsize=(6, 4.5) if land.dim == 2 else (6, 4))
+    fig, ax = plt.subplots(figsize=(6, 4.5) if land.dim == 2 else (6, 4), layout="constrained")
     b = land.bounds
     if land.dim == 1:
         t = torch.linspace(float(b[0, 0]), float(b[0, 1]), 2000, dtype=torch.float64)
@@ -87,7 +87,6 @@ def plot(name: str, out: str, params: dict) -> str:
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"{name} " + ", ".join(f"{k}={_fmt(v)}" for k, v in land.params.items()),
                  fontsize=9)
-    fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

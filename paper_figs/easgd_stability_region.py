@@ -40,7 +40,7 @@ def make(out_dir, quick: bool = False) -> list[Path]:
     """Three panels (p = 1, 2, 8): stable cells, closed-form boundary, ADMM-unstable marker."""
     n = 101 if quick else 251
     A, AL = st.default_grid(n, a_max=3.0, alpha_max=1.5)
-    fig, axes = plt.subplots(1, len(PS), figsize=(4.2 * len(PS), 3.8), sharey=True)
+    fig, axes = plt.subplots(1, len(PS), figsize=(4.2 * len(PS), 3.8), sharey=True, layout="constrained")
     ab = np.linspace(0, 2, 200)
     for ax, p in zip(axes, PS):
         stable = st.easgd_rr_radius(p, A, AL) < 1
@@ -60,7 +60,6 @@ def make(out_dir, quick: bool = False) -> list[Path]:
     axes[0].set_ylabel("α = ηρ")
     axes[0].legend(loc="upper right", fontsize=7)
     fig.suptitle("Round-robin EASGD: stability of the composite cycle map", fontsize=10)
-    fig.tight_layout()
     return _save(fig, Path(out_dir), "easgd_stability_region")
 
 
