@@ -32,7 +32,7 @@ last complete step; the counter-based random streams (landscapes/rng.py) make th
 
 Run folder (rank 0): config.json, env.json, metrics.jsonl, summary.json, final.pt; per-rank
 logs logs/rank{r}.log. CLI: `torchrun --nproc-per-node 4 -m dynamics.distributed --algo dsgd
---topology ring --K 8 ...` (docs/distributed.md).
+--topology ring --K 8 ...` (README, "Distributed runs").
 
 Round-robin methods (easgd_rr, admm_rr) and sequential elastic exchanges stay single-process.
 """
