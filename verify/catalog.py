@@ -14,6 +14,7 @@ CLAIM_MODULES = [
     "verify.claims_elastic",
     "verify.claims_escape",
     "verify.claims_flatness",
+    "verify.claims_flatness_accuracy",
     "verify.claims_cifar",
 ]
 
