@@ -50,7 +50,7 @@ class Oracle:
     `scale`, `stream`."""
 
     def __init__(self, problem, noise="none", batch=1, sigma=1.0, C=None, x_ref=None,
-                 scale=1.0, stream=0):
+                 scale=1.0, stream=0, with_loss=True):
         if noise not in NOISES:
             raise ValueError(f"noise must be one of {list(NOISES)}, got {noise!r}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -61,6 +61,7 @@ class Oracle:
             raise ValueError(f"scale must be >= 0, got {scale}")
         self.problem = self.landscape = problem
         self.noise, self.batch, self.sigma, self.scale, self.stream = noise, batch, float(sigma), float(scale), int(stream)
+        self.with_loss = bool(with_loss)
         self.hetero = hasattr(problem, "f_i")
         self.dim = int(problem.dim)
         self._loss = problem.f_i if self.hetero else problem.f
@@ -120,8 +121,10 @@ class Oracle:
             u = _rng.uniform(rng, t, tuple(lead) + (self.batch,), self.stream)
             sizes = self._sizes[:, None]
             idx = torch.minimum(torch.floor(u * sizes).to(torch.int64), sizes - 1)
-            return self.problem.sample_loss_i(x, idx), self.problem.sample_grad_i(x, idx)
-        loss, g = self._loss(x), self._grad(x)
+            loss = self.problem.sample_loss_i(x, idx) if self.with_loss else None
+            return loss, self.problem.sample_grad_i(x, idx)
+        need_loss = self.with_loss or self.noise == "loss"
+        loss, g = (self._loss(x) if need_loss else None), self._grad(x)
         if self.noise == "none":
             return loss, g
         z = self._normal(x, t, rng)
@@ -139,7 +142,9 @@ class Oracle:
         return loss, g + s / math.sqrt(self.batch)
 
 
-def oracle(problem, noise="none", batch=1, sigma=1.0, C=None, x_ref=None, scale=1.0, stream=0) -> Oracle:
+def oracle(problem, noise="none", batch=1, sigma=1.0, C=None, x_ref=None, scale=1.0, stream=0,
+           with_loss=True) -> Oracle:
     """Build `oracle(x, t, rng) -> (loss (..., K), grad (..., K, d))` for a `Landscape` (all
-    workers share it) or a `Heterogeneous` problem (worker k on f_k); see the module docstring."""
-    return Oracle(problem, noise, batch, sigma, C, x_ref, scale, stream)
+    workers share it) or a `Heterogeneous` problem (worker k on f_k); see the module docstring.
+    `with_loss=False` skips the loss (returned as None) for methods that never read it."""
+    return Oracle(problem, noise, batch, sigma, C, x_ref, scale, stream, with_loss)

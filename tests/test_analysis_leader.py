@@ -50,8 +50,11 @@ def test_followers_off_the_minimum_are_not_fixed_but_balance_is():
 @given(st.floats(0.1, 10), st.floats(0.01, 0.15), st.floats(0.0, 0.5), st.integers(2, 6))
 def test_linearised_rate_equals_hand_built_matrix(h, lr, lam, K):
     r = L.linear_rates(np.array([[h]]), lr, K, lam=lam, alpha=0.1)
-    M = L.lgd_matrix(h, lr, lam, K)
-    assert r["lsgd"] == pytest.approx(np.max(np.abs(np.linalg.eigvals(M))), abs=1e-12)
+    # eq. 2 with worker 0 the leader: lower triangular, so the eigenvalues are the diagonal
+    M = np.diag(np.full(K, 1 - lr * h - lam))
+    M[0, 0], M[1:, 0] = 1 - lr * h, lam
+    np.testing.assert_allclose(L.lgd_matrix(h, lr, lam, K), M, rtol=0, atol=1e-15)
+    assert r["lsgd"] == pytest.approx(max(abs(1 - lr * h), abs(1 - lr * h - lam)), abs=1e-12)
     assert r["gd"] == pytest.approx(abs(1 - lr * h), abs=1e-12)
     assert r["lsgd_followers"] == pytest.approx(abs(1 - lr * h - lam), abs=1e-12)
 
@@ -136,6 +139,7 @@ def test_claims_run_quick(name, tmp_path):
     from verify.claims import Context
     ev = getattr(C, name)(Context(quick=True, seed=0, out_dir=tmp_path))
     assert ev.verdict in ("holds", "fails", "inconclusive")
+    assert ev.predicted and ev.measured          # the verdict rests on recorded numbers
     assert f"lsgd.{name}" in load(["verify.claims_leader"])
 
 

@@ -1,6 +1,7 @@
 """analysis.flatness against exact Hessians (torch.autograd.functional.hessian + numpy eigvalsh)."""
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 
 from analysis.flatness import hessian_operator, hutchinson_trace, top_eigenvalue
@@ -53,13 +54,20 @@ def test_hutchinson_ci_covers_exact_trace():
 
 def test_quadratic_closed_form():
     """H = diag(A, -2), A = [[3, 1], [1, 2]]: λ_max = (5 + √5)/2, tr H = 3, and each Rademacher
-    draw gives vᵀHv = 3 + 2·A12·v1·v2 ∈ {1, 5}, so the mean lies within 2 of 3."""
+    draw gives vᵀHv = 3 + 2·A12·v1·v2 ∈ {1, 5}: mean, standard error and t-interval follow from
+    the count of fives."""
     A = torch.tensor([[3.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
     loss = lambda z: 0.5 * z[:2] @ A @ z[:2] - z[2] ** 2
     z = torch.tensor([0.3, -1.0, 0.5], dtype=torch.float64)
     assert top_eigenvalue(loss, z, tol=1e-12) == pytest.approx((5 + np.sqrt(5)) / 2, rel=1e-10)
     est = hutchinson_trace(loss, z, samples=10)
-    assert abs(est.mean - 3.0) <= 2.0 + 1e-12
+    j = (est.mean - 1.0) * 10 / 4           # so the mean is 1 + 4j/10, j = number of draws equal to 5
+    assert abs(j - round(j)) < 1e-9 and 0 <= round(j) <= 10
+    j = round(j)
+    se = 4 * np.sqrt(j * (10 - j) / (10 * 9)) / np.sqrt(10)   # sample sd (ddof 1) of j fives, 10 − j ones
+    assert est.stderr == pytest.approx(se, abs=1e-12)
+    half = scipy.stats.t.ppf(0.975, 9) * se                    # 95% Student-t interval
+    assert (est.low, est.high) == pytest.approx((est.mean - half, est.mean + half), abs=1e-12)
 
 
 def test_bad_input_names_parameter():

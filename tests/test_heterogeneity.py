@@ -100,6 +100,9 @@ def test_dsgdm_bias_is_atc_at_step_over_one_minus_beta():
     assert np.allclose(dm, H.isotropic_fixed_point(W, B, 0.5, "atc"))
     r = H.consensus_rms(dm) / H.consensus_rms(H.isotropic_closed_form("atc", W, B, 0.05))
     assert 3.0 < r < 5.0
+    rms = lambda X: np.sqrt(((X - X.mean(0)) ** 2).sum(-1).mean())
+    want = rms(_numpy_closed_form("atc", W, B, 0.5, 0.0, 1.0)) / rms(_numpy_closed_form("atc", W, B, 0.05, 0.0, 1.0))
+    assert r == pytest.approx(want, rel=1e-10)          # independent eigen derivation above
 
 
 @given(K=st.integers(1, 6), d=st.integers(1, 4), seed=st.integers(0, 1000))

@@ -186,3 +186,16 @@ def test_streams_needs_R_leading_axis():
     orc = noise.oracle(quad(), "isotropic")
     with pytest.raises(ValueError, match="x must have shape"):
         orc(torch.zeros(3, 2, 3, dtype=torch.float64), 0, rng.Streams(0, 4))
+
+
+def test_with_loss_false_skips_loss_keeps_gradient():
+    """Same gradient draw with and without the loss; loss is None when not asked for."""
+    from landscapes.core import get
+    from landscapes.rng import Streams
+    L = get("quartic")
+    x = torch.linspace(-1.5, 1.5, 12, dtype=torch.float64).reshape(3, 4, 1)
+    a = noise.oracle(L, noise="isotropic", sigma=0.7, batch=2)(x, 5, Streams(1, 3))
+    b = noise.oracle(L, noise="isotropic", sigma=0.7, batch=2, with_loss=False)(x, 5, Streams(1, 3))
+    assert b[0] is None
+    assert torch.equal(a[1], b[1])
+    assert torch.allclose(a[0], (x ** 4 / 4 - x ** 2 / 2)[..., 0])

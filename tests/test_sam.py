@@ -159,6 +159,7 @@ def test_claims_quick_return_a_verdict():
     for fn in (claims_sam.residual_order, claims_sam.posterior_uncertainty, claims_sam.consensus_vs_gap):
         ev = fn(Context(quick=True))
         assert ev.verdict in VERDICTS[:3]
+        assert ev.predicted and ev.measured
 
 
 @pytest.mark.slow

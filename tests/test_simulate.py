@@ -305,12 +305,10 @@ def test_bad_input(kw, word):
 
 
 def test_library_dsgd_and_oracle_subensemble():
-    """Integration with dynamics.make('dsgd') and landscapes.noise.oracle (skipped if absent)."""
-    noise = pytest.importorskip("landscapes.noise")
+    """Integration with dynamics.make('dsgd') and landscapes.noise.oracle."""
     import dynamics
     import landscapes
-    if "dsgd" not in dynamics.names() or "double_gaussian" not in landscapes.names():
-        pytest.skip("dsgd / double_gaussian not registered yet")
+    from landscapes import noise
     m = dynamics.make("dsgd", TOP, lr=0.05)
     o = noise.oracle(landscapes.get("double_gaussian"), noise="isotropic", sigma=0.7)
     full = simulate(m, o, torch.full((K, 1), -1.0), 30, replicas=6, seed=4, record_every=10)
