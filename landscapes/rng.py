@@ -26,6 +26,21 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
+def _to_i32(x: torch.Tensor) -> torch.Tensor:
+    """int64 holding a 32-bit value -> int32 with the same bit pattern."""
+    return (x - ((x >> 31) & 1) * 4294967296).to(torch.int32)
+
+
+def _mix32_i32(x: torch.Tensor) -> torch.Tensor:
+    """`_mix32` on int32 bit patterns: logical shifts by masking, products wrap mod 2^32
+    (half the memory traffic of the int64 version; bit-identical, tested)."""
+    x = x ^ ((x >> 16) & 0xFFFF)
+    x = x * 0x7FEB352D
+    x = x ^ ((x >> 15) & 0x1FFFF)
+    x = x * (0x846CA68B - 4294967296)
+    return x ^ ((x >> 16) & 0xFFFF)
+
+
 class Streams:
     """Independent, reproducible random streams for R replicas.
 
@@ -53,31 +68,32 @@ class Streams:
         return int(self.ids.numel())
 
     def _bits(self, t: int, n: int, stream: int, salt: int) -> torch.Tensor:
+        """(R, n) hash values as int32 bit patterns (the same 32 bits as `_mix32` on int64)."""
         key = _mix32(torch.tensor((self.seed * 0x9E3779B1 + stream * 0x85EBCA77 + salt) & _M32,
                                   dtype=torch.int64, device=self.device))
         key = _mix32(key ^ (int(t) & _M32))
         key = _mix32(key ^ ((int(t) >> 32) & _M32))
-        r = _mix32((self.ids[:, None] * 0x27D4EB2F + key) & _M32)
+        r = _to_i32(_mix32((self.ids[:, None] * 0x27D4EB2F + key) & _M32))
         i = torch.arange(n, dtype=torch.int64, device=self.device)[None, :]
-        return _mix32(_mix32(r ^ ((i * 0x165667B1) & _M32)) ^ (i >> 16))
+        return _mix32_i32(_mix32_i32(r ^ _to_i32((i * 0x165667B1) & _M32)) ^ _to_i32(i >> 16))
+
+    def _u53(self, t: int, n: int, stream: int) -> torch.Tensor:
+        """(R, n) uniforms on (0, 1) with 53 random bits from two hash chains."""
+        hi = (self._bits(t, n, stream, 0x3C6EF372) >> 5) & 0x7FFFFFF     # top 27 bits
+        lo = (self._bits(t, n, stream, 0x1B873593) >> 6) & 0x3FFFFFF     # top 26 bits
+        return (hi.to(self.dtype) * 67108864.0 + lo.to(self.dtype) + 0.5) / 9007199254740992.0
 
     def uniform(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Uniform(0, 1), never exactly 0 or 1; shape (R, *shape)."""
-        n = math.prod(shape)
-        hi = self._bits(t, n, stream, 0x3C6EF372)
-        lo = self._bits(t, n, stream, 0x1B873593)
-        u = ((hi >> 5).to(self.dtype) * 67108864.0 + (lo >> 6).to(self.dtype) + 0.5) / 9007199254740992.0
-        return u.reshape(self.R, *shape)
+        return self._u53(t, math.prod(shape), stream).reshape(self.R, *shape)
 
     def normal(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Standard normal, shape (R, *shape): Box–Muller using both outputs of each pair;
         the radius uses a 53-bit uniform, the angle a 32-bit one."""
         n = math.prod(shape)
         m = (n + 1) // 2
-        hi = self._bits(t, m, 2 * stream, 0x3C6EF372)
-        lo = self._bits(t, m, 2 * stream, 0x1B873593)
-        ang = self._bits(t, m, 2 * stream + 1, 0x5BD1E995)
-        u1 = ((hi >> 5).to(self.dtype) * 67108864.0 + (lo >> 6).to(self.dtype) + 0.5) / 9007199254740992.0
+        u1 = self._u53(t, m, 2 * stream)
+        ang = self._bits(t, m, 2 * stream + 1, 0x5BD1E995).to(torch.int64) & _M32
         theta = (ang.to(self.dtype) + 0.5) * (2.0 * math.pi / 4294967296.0)
         r = torch.sqrt(-2.0 * torch.log(u1))
         z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=-1)[:, :n]
