@@ -356,3 +356,78 @@ def easgd_sync_center_variance_symbolic() -> sp.Expr:
     R = M * S * M.T + Q - S
     sol = sp.solve([R[0, 0], R[0, 1], R[1, 1]], [s11, s12, s22], dict=True)[0]
     return sp.factor(sol[s22])
+
+
+def _check_sync_noise(eta, h, alpha, beta, sigma2, p):
+    p = _check_p(p)
+    _check_pos("eta", eta)
+    if np.any(np.asarray(sigma2, float) < 0):
+        raise ValueError(f"sigma2 must be >= 0, got {sigma2!r}")
+    if not np.all(easgd_sync_stable(eta * h, alpha, beta)):
+        raise ValueError("parameters (eta, h, alpha, beta) are outside the stability region")
+    return p
+
+
+def easgd_sync_mean_variance(eta, h, alpha, beta, sigma2, p):
+    """Var(x̄_∞) of the worker mean x̄ = (1/p) Σ x^i of synchronous EASGD (THEORY §6 [derived]):
+    (η²σ²/p)·[(2 − β)(a + β − aβ) − αβ] / [a(a + α + β − aβ)(4 − 2a − 2α − 2β + aβ)], a = ηh;
+    the (1,1) entry of the (mean, center) Lyapunov solution. α = 0 gives SGD's ησ²/(p h (2 − a))."""
+    p = _check_sync_noise(eta, h, alpha, beta, sigma2, p)
+    a = eta * h
+    num = (2 - beta) * (a + beta - a * beta) - alpha * beta
+    den = a * (a + alpha + beta - a * beta) * (4 - 2 * a - 2 * alpha - 2 * beta + a * beta)
+    return eta ** 2 * sigma2 / p * num / den
+
+
+def easgd_sync_worker_variance(eta, h, alpha, beta, sigma2, p):
+    """Stationary Var(x^i_∞) of one worker of synchronous EASGD on h x²/2, gradient noise σ²
+    independent across workers (THEORY §6 [derived]). Split x^i = x̄ + d^i: d^i ← (1 − a − α) d^i
+    + η(ξ^i − ξ̄) has noise uncorrelated with ξ̄ (Cov(ξ^i − ξ̄, ξ̄) = σ²/p − σ²/p = 0) and does not
+    feed (x̄, x̃), so Cov(d^i, x̄) → 0 and
+      Var(x^i) = Var(x̄) + (1 − 1/p)·η²σ² / [(a + α)(2 − a − α)],
+    with Var(x̄) from ``easgd_sync_mean_variance`` and Var(ξ^i − ξ̄) = σ²(1 − 1/p)."""
+    p = _check_sync_noise(eta, h, alpha, beta, sigma2, p)
+    a = eta * h
+    dev = eta ** 2 * sigma2 * (1 - 1 / p) / ((a + alpha) * (2 - a - alpha))
+    return easgd_sync_mean_variance(eta, h, alpha, beta, sigma2, p) + dev
+
+
+def easgd_sync_worker_variance_symbolic(p: int = 2) -> sp.Expr:
+    """Var(x¹_∞) from the symbolic discrete Lyapunov equation S = M S Mᵀ + Q of the full
+    (p+1)-dim map M = ``easgd_sync_map(p, a, α, β)`` (Jacobian of the updates), Q = η²σ² on the
+    worker block; solved as a linear system in the (p+1)(p+2)/2 entries of S. Small p only."""
+    p = _check_p(p)
+    n = p + 1
+    M = easgd_sync_map(p, a_, alpha_, beta_)
+    syms = {}
+    S = sp.zeros(n, n)
+    for i in range(n):
+        for j in range(i, n):
+            S[i, j] = S[j, i] = syms.setdefault((i, j), sp.Symbol(f"s{i}_{j}"))
+    Q = sp.diag(*([eta_ ** 2 * sigma2_] * p + [0]))
+    R = M * S * M.T + Q - S
+    eqs = [R[i, j] for i in range(n) for j in range(i, n)]
+    sol = sp.solve(eqs, list(syms.values()), dict=True)[0]
+    return sp.factor(sol[syms[(0, 0)]])
+
+
+def moving_average_sgd_variance(eta, h, beta, sigma2, p):
+    """Moving-average SGD (the EASGD paper's MVASGD baseline, §5): p independent SGD workers
+    x^i ← x^i − η g^i, center x̃ ← (1 − β) x̃ + β mean_i x^i (= synchronous EASGD with α = 0; p = 1
+    is the paper's single-chain MVASGD). With a = ηh, u = 1 − a, v = 1 − β:
+      Var(x̃_∞) = [ησ²/(p h (2 − a))]·β(1 + uv)/[(1 + v)(1 − uv)]
+                = (η²σ²/p)·β(2 − a − β + aβ)/[a(2 − a)(2 − β)(a + β − aβ)],
+    valid for 0 < a < 2, 0 < β < 2 (THEORY §6 [derived]). Polyak–Ruppert averaging (weights 1/t)
+    has Var → 0 as t → ∞ (≈ σ²/(p h² t)): no stationary value, so the moving average is the
+    comparable stationary baseline."""
+    p = _check_p(p)
+    _check_pos("eta", eta)
+    if np.any(np.asarray(sigma2, float) < 0):
+        raise ValueError(f"sigma2 must be >= 0, got {sigma2!r}")
+    a = eta * h
+    if not np.all((0 < np.asarray(a)) & (np.asarray(a) < 2)):
+        raise ValueError(f"eta*h must lie in (0, 2), got {a!r}")
+    if not np.all((0 < np.asarray(beta)) & (np.asarray(beta) < 2)):
+        raise ValueError(f"beta must lie in (0, 2), got {beta!r}")
+    return eta ** 2 * sigma2 / p * beta * (2 - a - beta + a * beta) / (
+        a * (2 - a) * (2 - beta) * (a + beta - a * beta))

@@ -317,3 +317,98 @@ def test_figures_quick(tmp_path):
         paths = mod.make(tmp_path, quick=True)
         assert {q.suffix for q in paths} == {".png", ".pdf"}
         assert all(q.exists() and q.stat().st_size > 0 for q in paths)
+
+
+# ----------------------------------------------------------------------------- worker variance, MVASGD
+def _full_sync_lyapunov(eta, h, alpha, beta, sigma2, p):
+    """Independent numpy build of the (p+1)-dim synchronous EASGD map from the update equations
+    x^i ← x^i − η(h x^i − ξ^i) − α(x^i − x̃), x̃ ← (1−β)x̃ + β mean(x); worker noise η²σ² I."""
+    M = np.zeros((p + 1, p + 1))
+    M[:p, :p] = (1 - eta * h - alpha) * np.eye(p)
+    M[:p, p] = alpha
+    M[p, :p] = beta / p
+    M[p, p] = 1 - beta
+    Q = np.diag([eta ** 2 * sigma2] * p + [0.0])
+    return M, scipy.linalg.solve_discrete_lyapunov(M, Q)
+
+
+@given(st_.floats(0.01, 1.0), st_.floats(0.1, 3), st_.floats(0.0, 0.9), st_.floats(0.01, 1.9),
+       st_.floats(0.1, 5), st_.integers(1, 10))
+def test_worker_variance_vs_full_lyapunov(eta, h, alpha, beta, sigma2, p):
+    assume(st.easgd_sync_stable(eta * h, alpha, beta))
+    M, S = _full_sync_lyapunov(eta, h, alpha, beta, sigma2, p)
+    assume(np.abs(np.linalg.eigvals(M)).max() < 1 - 1e-6)
+    got = st.easgd_sync_worker_variance(eta, h, alpha, beta, sigma2, p)
+    for i in range(p):
+        assert got == pytest.approx(S[i, i], rel=1e-9)
+    assert st.easgd_sync_mean_variance(eta, h, alpha, beta, sigma2, p) == pytest.approx(
+        S[:p, :p].mean(), rel=1e-9)
+    assert st.easgd_sync_center_variance(eta, h, alpha, beta, sigma2, p) == pytest.approx(S[p, p], rel=1e-9)
+
+
+@pytest.mark.parametrize("eta,h,alpha,beta,sigma2,p", [
+    (0.1, 1.0, 0.1, 0.4, 1.0, 4), (0.05, 2.0, 0.02, 0.9, 2.5, 3), (0.3, 0.5, 0.2, 0.2, 0.7, 2),
+    (0.1, 1.0, 0.3, 1.5, 1.0, 5), (0.2, 1.0, 0.1, 0.5, 1.0, 1)])
+def test_worker_variance_vs_linear_stationary_x(eta, h, alpha, beta, sigma2, p):
+    import torch
+
+    import dynamics
+    from analysis import linear
+    m = dynamics.make("easgd", None, lr=eta, alpha=alpha, beta=beta, K=p)
+    _, P = linear.stationary_x(m, np.array([[h]]), np.zeros(1), torch.zeros(p, 1, dtype=torch.float64), sigma2)
+    got = st.easgd_sync_worker_variance(eta, h, alpha, beta, sigma2, p)
+    np.testing.assert_allclose(np.diag(P), got, rtol=1e-9)
+
+
+def test_worker_variance_symbolic_full_system():
+    closed = (st.eta_ ** 2 * st.sigma2_ / 2) * ((2 - be) * (a + be - a * be) - al * be) / (
+        a * (a + al + be - a * be) * (4 - 2 * a - 2 * al - 2 * be + a * be)) \
+        + st.eta_ ** 2 * st.sigma2_ / 2 / ((a + al) * (2 - a - al))
+    assert sp.simplify(st.easgd_sync_worker_variance_symbolic(2) - closed) == 0
+
+
+@given(st_.floats(0.01, 1.0), st_.floats(0.1, 3), st_.floats(0.01, 1.9), st_.floats(0.1, 5), st_.integers(1, 10))
+def test_mean_variance_alpha0_is_minibatch_sgd(eta, h, beta, sigma2, p):
+    assume(eta * h < 1.99)
+    # α = 0: the worker mean is SGD with minibatch p, ησ²/(p h (2 − ηh)) (hand formula)
+    assert st.easgd_sync_mean_variance(eta, h, 0.0, beta, sigma2, p) == pytest.approx(
+        eta * sigma2 / (p * h * (2 - eta * h)), rel=1e-10)
+
+
+@given(st_.floats(0.01, 1.0), st_.floats(0.1, 3), st_.floats(0.01, 1.95), st_.floats(0.1, 5), st_.integers(1, 8))
+def test_moving_average_sgd_vs_lyapunov(eta, h, beta, sigma2, p):
+    assume(eta * h < 1.95)
+    M, S = _full_sync_lyapunov(eta, h, 0.0, beta, sigma2, p)  # α = 0: independent SGD workers
+    got = st.moving_average_sgd_variance(eta, h, beta, sigma2, p)
+    assert got == pytest.approx(S[p, p], rel=1e-9)
+    assert got == pytest.approx(st.easgd_sync_center_variance(eta, h, 0.0, beta, sigma2, p), rel=1e-10)
+
+
+def test_moving_average_sgd_special_cases():
+    # β = 1: x̃_{t+1} = mean(x_t), so Var = minibatch-p SGD; single chain p = 1, a = 1 (x_t i.i.d.
+    # with variance η²σ²): the EMA of white noise has variance η²σ² β/(2 − β)
+    assert st.moving_average_sgd_variance(0.3, 2.0, 1.0, 1.3, 5) == pytest.approx(
+        st.sgd_minibatch_variance(0.3, 2.0, 1.3, 5), rel=1e-12)
+    assert st.moving_average_sgd_variance(0.5, 2.0, 0.2, 1.0, 1) == pytest.approx(0.25 * 0.2 / 1.8, rel=1e-12)
+
+
+@pytest.mark.parametrize("call,word", [
+    (lambda: st.easgd_sync_worker_variance(0.1, 1, 0.1, 0.5, -1, 2), "sigma2"),
+    (lambda: st.easgd_sync_worker_variance(0.1, 1, 0.1, 0.5, 1, 0), "p"),
+    (lambda: st.easgd_sync_worker_variance(0.1, 1, 1.95, 0.5, 1, 2), "stability"),
+    (lambda: st.easgd_sync_mean_variance(0.0, 1, 0.1, 0.5, 1, 2), "eta"),
+    (lambda: st.moving_average_sgd_variance(0.1, 1, 2.0, 1, 2), "beta"),
+    (lambda: st.moving_average_sgd_variance(1.0, 2.5, 0.5, 1, 2), "eta"),
+    (lambda: st.moving_average_sgd_variance(0.1, 1, 0.5, 1, 1.5), "p"),
+])
+def test_bad_input_variances(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
+
+
+@pytest.mark.slow  # ~12 s: Monte Carlo runs behind the figure
+def test_variance_figure_quick(tmp_path):
+    from paper_figs import easgd_variance_vs_rho
+    paths = easgd_variance_vs_rho.make(tmp_path, quick=True)
+    assert {q.suffix for q in paths} == {".png", ".pdf"}
+    assert all(q.exists() and q.stat().st_size > 0 for q in paths)
