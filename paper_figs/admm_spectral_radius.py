@@ -19,21 +19,10 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
 from analysis import stability as st
+from paper_figs import style
 
 PS = (3, 8)
 
-
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    try:
-        from paper_figs import style
-        return list(style.save(fig, out_dir, stem))
-    except ImportError:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-        for q in paths:
-            fig.savefig(q, dpi=150, bbox_inches="tight")
-        plt.close(fig)
-        return paths
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:
@@ -57,7 +46,7 @@ def make(out_dir, quick: bool = False) -> list[Path]:
     axes[0].set_ylabel("ρ")
     fig.colorbar(im, ax=list(axes), label="spectral radius of the cycle map")
     fig.suptitle("Round-robin ADMM (h = 1): spectral radius, colour centred at 1", fontsize=10)
-    return _save(fig, Path(out_dir), "admm_spectral_radius")
+    return list(style.save(fig, Path(out_dir), "admm_spectral_radius"))
 
 
 if __name__ == "__main__":

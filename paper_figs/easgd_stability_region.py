@@ -18,22 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analysis import stability as st
+from paper_figs import style
 
 PS = (1, 2, 8)
 ADMM_POINT = (0.001, 0.0025)  # (ηh, α) for η = 0.001, ρ = 2.5, h = 1
 
-
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    try:
-        from paper_figs import style
-        return list(style.save(fig, out_dir, stem))
-    except ImportError:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-        for q in paths:
-            fig.savefig(q, dpi=150, bbox_inches="tight")
-        plt.close(fig)
-        return paths
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:
@@ -60,7 +49,7 @@ def make(out_dir, quick: bool = False) -> list[Path]:
     axes[0].set_ylabel("α = ηρ")
     axes[0].legend(loc="upper right", fontsize=7)
     fig.suptitle("Round-robin EASGD: stability of the composite cycle map", fontsize=10)
-    return _save(fig, Path(out_dir), "easgd_stability_region")
+    return list(style.save(fig, Path(out_dir), "easgd_stability_region"))
 
 
 if __name__ == "__main__":
