@@ -114,19 +114,22 @@ def double_gaussian(A1=1.0, m1=-1.0, s1=0.25, A2=1.0, m2=1.5, s2=0.75, c=0.0) ->
     s1, s2, c = _positive("s1", s1), _positive("s2", s2), _nonneg("c", c)
     lo, hi = min(m1 - 4 * s1, m2 - 4 * s2), max(m1 + 4 * s1, m2 + 4 * s2)
 
-    def e(x, m, s):
-        return torch.exp(-(x - m) ** 2 / (2 * s * s))
+    k1, k2 = -0.5 / s1 ** 2, -0.5 / s2 ** 2  # e_i = exp(k_i u_i^2), u_i = x - m_i
 
     def g(x):
-        return -A1 * e(x, m1, s1) - A2 * e(x, m2, s2) + 0.5 * c * x * x
+        u1, u2 = x - m1, x - m2
+        out = -A1 * torch.exp(k1 * u1 * u1) - A2 * torch.exp(k2 * u2 * u2)
+        return out + 0.5 * c * x * x if c else out
 
     def dg(x):
-        return (A1 * e(x, m1, s1) * (x - m1) / s1 ** 2 + A2 * e(x, m2, s2) * (x - m2) / s2 ** 2
-                + c * x)
+        u1, u2 = x - m1, x - m2
+        out = (A1 / s1 ** 2) * u1 * torch.exp(k1 * u1 * u1) + (A2 / s2 ** 2) * u2 * torch.exp(k2 * u2 * u2)
+        return out + c * x if c else out
 
     def ddg(x):
-        return (A1 * e(x, m1, s1) * (1 / s1 ** 2 - (x - m1) ** 2 / s1 ** 4)
-                + A2 * e(x, m2, s2) * (1 / s2 ** 2 - (x - m2) ** 2 / s2 ** 4) + c)
+        u1, u2 = x - m1, x - m2
+        return (A1 * torch.exp(k1 * u1 * u1) * (1 / s1 ** 2 - u1 * u1 / s1 ** 4)
+                + A2 * torch.exp(k2 * u2 * u2) * (1 / s2 ** 2 - u2 * u2 / s2 ** 4) + c)
 
     return _separable("double_gaussian", 1, lo, hi, g, dg, ddg,
                       {"A1": A1, "m1": m1, "s1": s1, "A2": A2, "m2": m2, "s2": s2, "c": c})
