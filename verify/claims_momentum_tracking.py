@@ -314,6 +314,14 @@ def rate_vs_zeta(ctx) -> Evidence:
             meas[f"{fam}/class/{name}"] = flatness(r[name])
         pred[f"{fam}/class/mt"], pred[f"{fam}/class/dsgdm"] = "flat", "grows"
         ok_mt, ok_dm = flatness(r["mt"]), flatness(r["dsgdm"])
+        z_lo, z_hi = meas.get(f"{fam}/{labels[0]}/zeta2"), meas.get(f"{fam}/{labels[-1]}/zeta2")
+        if z_hi is not None and z_lo is not None and math.isfinite(z_lo) and math.isfinite(z_hi) \
+                and not z_hi > max(10 * z_lo, 1e-12):
+            # e.g. the realisable teacher-student: every worker's gradient vanishes at the teacher,
+            # so ζ²(x*) = 0 at every split and the family cannot test a ζ dependence.
+            notes.append(f"{fam}: not a heterogeneity test (ζ²(x*) = {z_lo:.2g} -> {z_hi:.2g}); "
+                         f"MT ratio {r['mt']['value']:.2f}, DSGDm {r['dsgdm']['value']:.2f}; left out of the verdict")
+            continue
         v = "holds" if (ok_mt == "flat" and ok_dm == "grows") else \
             "fails" if (ok_mt == "grows" or ok_dm == "flat") else "inconclusive"
         verdicts.append(v)
