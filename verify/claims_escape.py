@@ -129,9 +129,14 @@ def continuous_steps(case: Case, eta: float, D: float) -> float:
 
 
 def mc_escape(case: Case, eta: float, D: float, cap: int, R: int, seed: int,
-              method: str = "csgd", K: int = 1, topology=None, B: int = 1, level: float = 0.95):
+              method: str = "csgd", K: int = 1, topology=None, B: int = 1, level: float = 0.95,
+              divergence: float | None = None):
     """Monte Carlo escape of the centroid: `simulate` with isotropic noise σ² = 2DKB/η
-    (so D_c = ησ²/(2KB) = D), stopped when the centroid leaves (L, M); censored estimator."""
+    (so D_c = ησ²/(2KB) = D), stopped when the centroid leaves (L, M); censored estimator.
+
+    With `divergence` set, a replica in which some worker leaves |x| ≤ divergence (the step size
+    is unstable on the landscape's walls) is not an escape: it is censored at that step, and the
+    returned estimate carries `.diverged` (the fraction of such replicas)."""
     land = core.get(case.landscape)
     sigma = math.sqrt(2 * D * K * B / eta)
     meth = dynamics.make(method, topology, lr=eta)
@@ -139,9 +144,24 @@ def mc_escape(case: Case, eta: float, D: float, cap: int, R: int, seed: int,
     x0 = torch.tensor(case.x0, dtype=torch.float64).expand(K, land.dim).clone()
     L, M = case.L, case.M
     res = simulate(meth, orc, x0, cap, replicas=R, seed=seed, recorders={}, record_every=[],
-                   stop=lambda p: (p[:, 0] > M) | (p[:, 0] < L), stop_on="centroid", divergence=None)
-    ev = np.where(res.event_kind == "stop", res.event_step, np.inf).astype(float)
-    return censored_exponential_rate(ev, cap=cap, level=level)
+                   stop=lambda p: (p[:, 0] > M) | (p[:, 0] < L), stop_on="centroid", divergence=divergence)
+    if divergence is None:
+        ev = np.where(res.event_kind == "stop", res.event_step, np.inf).astype(float)
+        return censored_exponential_rate(ev, cap=cap, level=level)
+    esc, div = res.event_kind == "stop", res.event_kind == "diverged"
+    exposure = float(np.where(esc | div, res.event_step, cap).sum())
+    rate = censored_exponential_rate(int(esc.sum()), exposure, level=level)
+    return _WithDivergence(rate, float(div.mean()))
+
+
+class _WithDivergence:
+    """A RateEstimate plus the fraction of diverged replicas (attribute access passes through)."""
+
+    def __init__(self, rate, diverged: float):
+        self._rate, self.diverged = rate, diverged
+
+    def __getattr__(self, name):
+        return getattr(self._rate, name)
 
 
 def mean_ci(rate, z_level=None):
