@@ -133,8 +133,3 @@ def worker_ids(x: torch.Tensor, topology=None) -> torch.Tensor:
     if _dist(topology):
         return torch.as_tensor(topology.rows, device=x.device)
     return torch.arange(x.shape[-2], device=x.device)
-
-
-def mean_workers(x: torch.Tensor, topology=None) -> torch.Tensor:
-    """Average over the worker axis: (..., K, d) -> (..., d)."""
-    return worker_mean(x, topology)

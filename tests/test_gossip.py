@@ -288,3 +288,22 @@ def test_comm_counts():
     assert dynamics.make("dsgd", top, lr=0.1).comm == 12.0  # 6 workers x 2 neighbours
     assert dynamics.make("csgd", top, lr=0.1).comm == 10.0  # ring all-reduce 2(K-1)
     assert math.isnan(dynamics.make("csgd", None, lr=0.1).comm)
+
+
+def hetero_quadratic(K, d, seed, unequal, b_scale=1.0):
+    """f_k = ½(x − b_k)ᵀA_k(x − b_k): A_k = I or random SPD (eigenvalues in [0.5, 2]),
+    b_k = b_scale · N(0, I). Returns (A, B, oracle with exact gradients)."""
+    rs = np.random.default_rng(seed)
+    if unequal:
+        A = np.stack([q @ np.diag(rs.uniform(0.5, 2.0, d)) @ q.T
+                      for q in (np.linalg.qr(rs.standard_normal((d, d)))[0] for _ in range(K))])
+    else:
+        A = np.stack([np.eye(d)] * K)
+    B = b_scale * rs.standard_normal((K, d))
+    At, Bt = torch.tensor(A), torch.tensor(B)
+
+    def orc(x, t, rng=None):
+        r = x - Bt
+        g = torch.einsum("kij,...kj->...ki", At, r)
+        return 0.5 * (r * g).sum(-1), g
+    return A, B, orc

@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 import dynamics
 from dynamics import topology as T
-from test_gossip import _solve_fixed_point, metropolis, noisy_oracle, perm_mix
+from test_gossip import _solve_fixed_point, hetero_quadratic, metropolis, noisy_oracle, perm_mix
 
 DT = torch.float64
 NAMES = ["dsgdm", "qg_dsgdm", "decentlam"]
@@ -47,30 +47,13 @@ def test_average_is_heavy_ball_on_mean_gradient(K, d, seed, lr, beta, name):
         assert torch.allclose(s.x.mean(0), xb, atol=1e-11, rtol=0), t
 
 
-def _quadratic(K, d, seed, unequal):
-    rs = np.random.default_rng(seed)
-    if unequal:
-        A = np.stack([q @ np.diag(rs.uniform(0.5, 2.0, d)) @ q.T
-                      for q in (np.linalg.qr(rs.standard_normal((d, d)))[0] for _ in range(K))])
-    else:
-        A = np.stack([np.eye(d)] * K)
-    B = rs.standard_normal((K, d))
-    At, Bt = torch.tensor(A), torch.tensor(B)
-
-    def orc(x, t, rng=None):
-        r = x - Bt
-        g = torch.einsum("kij,...kj->...ki", At, r)
-        return 0.5 * (r * g).sum(-1), g
-    return A, B, orc
-
-
 @pytest.mark.parametrize("unequal", [False, True])
 @given(K=st.integers(2, 8), d=st.integers(1, 3), seed=seeds, beta=st.floats(0.0, 0.9),
        name=st.sampled_from(NAMES))
 def test_fixed_points(unequal, K, d, seed, beta, name):
     """THEORY.md §5 [derived]: QG-DSGDm, DecentLaM solve X = W(X − η∇F(X)); DSGDm solves it with
     step η/(1 − β). Reference: numpy linear solve."""
-    A, B, orc = _quadratic(K, d, seed, unequal)
+    A, B, orc = hetero_quadratic(K, d, seed, unequal)
     W = metropolis(K, seed)
     lr = 0.03 * (1 - beta) if name == "dsgdm" else 0.03
     m = dynamics.make(name, T.custom(W), lr=lr, beta=beta)
@@ -87,7 +70,7 @@ def test_fixed_points(unequal, K, d, seed, beta, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_pure_replicas_and_bad_input(name):
     K, d = 4, 2
-    A, B, orc = _quadratic(K, d, 1, True)
+    A, B, orc = hetero_quadratic(K, d, 1, True)
     m = dynamics.make(name, T.ring(K), lr=0.1, beta=0.5)
     s = m.init(torch.randn(3, K, d, dtype=DT), orc, None)
     s = m.step(s, orc, 0, None)

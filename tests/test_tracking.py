@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 import dynamics
 from dynamics import topology as T
-from test_gossip import metropolis, noisy_oracle, perm_mix
+from test_gossip import hetero_quadratic, metropolis, noisy_oracle, perm_mix
 
 DT = torch.float64
 Ks = st.integers(1, 10)
@@ -79,21 +79,8 @@ def test_gt_tracks_the_mean_gradient(K, d, seed, sym):
 
 
 def _hetero(K, d, seed, unequal):
-    rs = np.random.default_rng(seed)
-    if unequal:
-        A = np.stack([q @ np.diag(rs.uniform(0.5, 2.0, d)) @ q.T
-                      for q in (np.linalg.qr(rs.standard_normal((d, d)))[0] for _ in range(K))])
-    else:
-        A = np.stack([np.eye(d)] * K)
-    B = 3 * rs.standard_normal((K, d))
-    xstar = np.linalg.solve(A.sum(0), np.einsum("kij,kj->i", A, B))
-    At, Bt = torch.tensor(A), torch.tensor(B)
-
-    def orc(x, t, rng=None):
-        r = x - Bt
-        g = torch.einsum("kij,...kj->...ki", At, r)
-        return 0.5 * (r * g).sum(-1), g
-    return orc, xstar
+    A, B, orc = hetero_quadratic(K, d, seed, unequal, b_scale=3.0)
+    return orc, np.linalg.solve(A.sum(0), np.einsum("kij,kj->i", A, B))
 
 
 @pytest.mark.parametrize("unequal", [False, True])

@@ -12,7 +12,7 @@ import torch
 
 from functools import partial
 
-from ..base import Method, check_lr, check_unit, local_K, mean_workers, register, worker_mean
+from ..base import Method, check_lr, check_unit, local_K, register, worker_mean
 
 
 class SGDState(NamedTuple):
@@ -26,7 +26,7 @@ class PlainState(NamedTuple):
 
 def average(state, topology=None) -> torch.Tensor:
     """The model of the averaging family: w_a = (1/K) sum_k x_k, shape (..., d)."""
-    return mean_workers(state.x, topology)
+    return worker_mean(state.x, topology)
 
 
 def averager(topology):
@@ -68,7 +68,7 @@ def csgd(topology=None, lr=None, beta=0.0) -> Method:
 
     def init(x0, oracle=None, rng=None):
         x0 = check_x0(x0, topology, "csgd")
-        w = mean_workers(x0, topology).unsqueeze(-2).expand_as(x0).clone()
+        w = worker_mean(x0, topology).unsqueeze(-2).expand_as(x0).clone()
         return SGDState(w, torch.zeros_like(x0))
 
     def step(state, oracle, t, rng=None):
