@@ -39,10 +39,19 @@ class Topology:
     def W(self, t: int = 0) -> torch.Tensor:
         return self.matrices[int(t) % self.period]
 
+    @cached_property
+    def _cast(self) -> dict:
+        return {}
+
     def mix(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
         """x_i <- sum_j W(t)_ij x_j on a stack (..., K, d)."""
-        W = self.W(t)
-        return torch.matmul(W.to(dtype=x.dtype, device=x.device), x)
+        key = (int(t) % self.period, x.dtype, x.device)
+        W = self._cast.get(key)
+        if W is None:
+            W = self._cast[key] = self.W(t).to(dtype=x.dtype, device=x.device)
+        if x.ndim >= 3:  # one GEMM over all replicas (matmul would broadcast W into a bmm)
+            return torch.einsum("ij,...jd->...id", W, x)
+        return W @ x
 
     @cached_property
     def symmetric(self) -> bool:

@@ -15,14 +15,29 @@ import math
 import torch
 
 _M32 = 0xFFFFFFFF
+_C1, _C2 = 0x7FEB352D, 0x846CA68B
+
+
+def _mix32_int(x: int) -> int:
+    """`_mix32` on a Python int (keys: no tensor dispatch for scalars)."""
+    x ^= x >> 16
+    x = (x * _C1) & _M32
+    x ^= x >> 15
+    x = (x * _C2) & _M32
+    return x ^ (x >> 16)
+
+
+def _i32(v: int) -> int:
+    """A 32-bit value as the signed int with the same bit pattern."""
+    return v - 4294967296 if v >= 2147483648 else v
 
 
 def _mix32(x: torch.Tensor) -> torch.Tensor:
     """lowbias32 on int64 tensors holding 32-bit values (products wrap; low 32 bits kept)."""
     x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & _M32
+    x = (x * _C1) & _M32
     x = x ^ (x >> 15)
-    x = (x * 0x846CA68B) & _M32
+    x = (x * _C2) & _M32
     return x ^ (x >> 16)
 
 
@@ -34,11 +49,17 @@ def _to_i32(x: torch.Tensor) -> torch.Tensor:
 def _mix32_i32(x: torch.Tensor) -> torch.Tensor:
     """`_mix32` on int32 bit patterns: logical shifts by masking, products wrap mod 2^32
     (half the memory traffic of the int64 version; bit-identical, tested)."""
-    x = x ^ ((x >> 16) & 0xFFFF)
-    x = x * 0x7FEB352D
-    x = x ^ ((x >> 15) & 0x1FFFF)
-    x = x * (0x846CA68B - 4294967296)
-    return x ^ ((x >> 16) & 0xFFFF)
+    return _mix32_i32_(x.clone(), torch.empty_like(x))
+
+
+def _mix32_i32_(x: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
+    """`_mix32_i32` in place on x, `tmp` a scratch tensor of x's shape (no allocations)."""
+    torch.bitwise_right_shift(x, 16, out=tmp).bitwise_and_(0xFFFF)
+    x.bitwise_xor_(tmp).mul_(_C1)
+    torch.bitwise_right_shift(x, 15, out=tmp).bitwise_and_(0x1FFFF)
+    x.bitwise_xor_(tmp).mul_(_i32(_C2))
+    torch.bitwise_right_shift(x, 16, out=tmp).bitwise_and_(0xFFFF)
+    return x.bitwise_xor_(tmp)
 
 
 class Streams:
@@ -62,26 +83,57 @@ class Streams:
         self.ids = replicas
         self.device = torch.device(device)
         self.dtype = dtype
+        self._idc = None
+        self._iterms = {}
 
     @property
     def R(self) -> int:
         return int(self.ids.numel())
 
+    def _ids32(self) -> torch.Tensor:
+        if self._idc is None:  # replica term of the hash, as int32 bit patterns
+            self._idc = _to_i32((self.ids * 0x27D4EB2F) & _M32)
+        return self._idc
+
+    def _index_terms(self, n: int):
+        if n not in self._iterms:
+            if len(self._iterms) >= 8:
+                self._iterms.clear()
+            i = torch.arange(n, dtype=torch.int64, device=self.device)
+            self._iterms[n] = (_to_i32((i * 0x165667B1) & _M32), _to_i32(i >> 16))
+        return self._iterms[n]
+
+    def _chains(self, t: int, n: int, specs) -> torch.Tensor:
+        """(S, R, n) int32 hash values, one chain per (stream, salt) in `specs`: chain s of
+        replica r at index i is mix(mix(mix(key_s(t) + c·r) ^ a(i)) ^ b(i)), mix = lowbias32,
+        key_s(t) = mix(mix(mix(seed·c0 + stream·c1 + salt) ^ t_lo) ^ t_hi) (Python ints)."""
+        t = int(t)
+        keys = []
+        for stream, salt in specs:
+            k = _mix32_int((self.seed * 0x9E3779B1 + stream * 0x85EBCA77 + salt) & _M32)
+            k = _mix32_int(k ^ (t & _M32))
+            keys.append(_i32(_mix32_int(k ^ ((t >> 32) & _M32))))
+        r = self._ids32()[None, :] + torch.tensor(keys, dtype=torch.int32, device=self.device)[:, None]
+        r = _mix32_i32_(r, torch.empty_like(r))
+        a, b = self._index_terms(n)
+        x = torch.bitwise_xor(r[:, :, None], a)
+        tmp = torch.empty_like(x)
+        return _mix32_i32_(_mix32_i32_(x, tmp).bitwise_xor_(b), tmp)
+
     def _bits(self, t: int, n: int, stream: int, salt: int) -> torch.Tensor:
         """(R, n) hash values as int32 bit patterns (the same 32 bits as `_mix32` on int64)."""
-        key = _mix32(torch.tensor((self.seed * 0x9E3779B1 + stream * 0x85EBCA77 + salt) & _M32,
-                                  dtype=torch.int64, device=self.device))
-        key = _mix32(key ^ (int(t) & _M32))
-        key = _mix32(key ^ ((int(t) >> 32) & _M32))
-        r = _to_i32(_mix32((self.ids[:, None] * 0x27D4EB2F + key) & _M32))
-        i = torch.arange(n, dtype=torch.int64, device=self.device)[None, :]
-        return _mix32_i32(_mix32_i32(r ^ _to_i32((i * 0x165667B1) & _M32)) ^ _to_i32(i >> 16))
+        return self._chains(t, n, ((stream, salt),))[0]
+
+    def _u53_from(self, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+        """Uniforms on (0, 1) from the top 27 bits of `hi` and the top 26 bits of `lo` (in place)."""
+        hi.bitwise_right_shift_(5).bitwise_and_(0x7FFFFFF)
+        lo.bitwise_right_shift_(6).bitwise_and_(0x3FFFFFF)
+        return hi.to(torch.float64).mul_(67108864.0).add_(lo).add_(0.5).div_(9007199254740992.0)
 
     def _u53(self, t: int, n: int, stream: int) -> torch.Tensor:
         """(R, n) uniforms on (0, 1) with 53 random bits from two hash chains."""
-        hi = (self._bits(t, n, stream, 0x3C6EF372) >> 5) & 0x7FFFFFF     # top 27 bits
-        lo = (self._bits(t, n, stream, 0x1B873593) >> 6) & 0x3FFFFFF     # top 26 bits
-        return (hi.to(self.dtype) * 67108864.0 + lo.to(self.dtype) + 0.5) / 9007199254740992.0
+        x = self._chains(t, n, ((stream, 0x3C6EF372), (stream, 0x1B873593)))
+        return self._u53_from(x[0], x[1]).to(self.dtype)
 
     def uniform(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Uniform(0, 1), never exactly 0 or 1; shape (R, *shape)."""
@@ -89,15 +141,19 @@ class Streams:
 
     def normal(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Standard normal, shape (R, *shape): Box–Muller using both outputs of each pair;
-        the radius uses a 53-bit uniform, the angle a 32-bit one."""
+        the radius uses a 53-bit uniform, the angle a 32-bit one (computed in float64)."""
         n = math.prod(shape)
         m = (n + 1) // 2
-        u1 = self._u53(t, m, 2 * stream)
-        ang = self._bits(t, m, 2 * stream + 1, 0x5BD1E995).to(torch.int64) & _M32
-        theta = (ang.to(self.dtype) + 0.5) * (2.0 * math.pi / 4294967296.0)
-        r = torch.sqrt(-2.0 * torch.log(u1))
-        z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=-1)[:, :n]
-        return z.reshape(self.R, *shape)
+        x = self._chains(t, m, ((2 * stream, 0x3C6EF372), (2 * stream, 0x1B873593),
+                                (2 * stream + 1, 0x5BD1E995)))
+        r = self._u53_from(x[0], x[1]).log_().mul_(-2.0).sqrt_()
+        # angle: the chain's unsigned value u = s + 2^31 with s = bits ^ 0x80000000 (signed)
+        theta = x[2].bitwise_xor_(-2147483648).to(torch.float64).add_(2147483648.5)
+        theta.mul_(2.0 * math.pi / 4294967296.0)
+        z = torch.empty((self.R, 2 * m), dtype=torch.float64, device=self.device)
+        torch.mul(r, torch.cos(theta), out=z[:, :m])
+        torch.mul(r, theta.sin_(), out=z[:, m:])
+        return z[:, :n].to(self.dtype).reshape(self.R, *shape)
 
     def randint(self, t: int, high: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Integers uniform on [0, high), shape (R, *shape)."""

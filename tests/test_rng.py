@@ -93,3 +93,52 @@ def test_int32_mixer_is_bit_identical_to_int64():
     v = torch.randint(0, 2 ** 32, (200000,), generator=g, dtype=torch.int64)
     v[:4] = torch.tensor([0, 1, 2 ** 31, 2 ** 32 - 1])
     assert torch.equal(_mix32(v), _mix32_i32(_to_i32(v)).to(torch.int64) & 0xFFFFFFFF)
+
+
+def _lowbias32(x: int) -> int:
+    """Wellons' lowbias32 written out on Python ints (the specification the tensors follow)."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) % 2 ** 32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) % 2 ** 32
+    return x ^ (x >> 16)
+
+
+def _chain(seed, stream, salt, t, r, i):
+    k = _lowbias32((seed * 0x9E3779B1 + stream * 0x85EBCA77 + salt) % 2 ** 32)
+    k = _lowbias32(k ^ (t % 2 ** 32))
+    k = _lowbias32(k ^ ((t >> 32) % 2 ** 32))
+    h = _lowbias32((r * 0x27D4EB2F + k) % 2 ** 32)
+    return _lowbias32(_lowbias32(h ^ ((i * 0x165667B1) % 2 ** 32)) ^ ((i >> 16) % 2 ** 32))
+
+
+@pytest.mark.parametrize("seed,t,stream", [(0, 0, 0), (11, 2 ** 33 + 5, 2), (2 ** 40 + 1, 977, 1)])
+def test_streams_follow_the_documented_hash(seed, t, stream):
+    """Uniforms and normals equal a scalar Python re-computation of the documented hash chain
+    and Box–Muller map (uniforms exactly; normals to a few ulps of math.log / math.cos)."""
+    ids = [0, 5, 2 ** 31 + 7]
+    s = rng.Streams(seed, torch.tensor(ids))
+    n = 5
+    u = s.uniform(t, (n,), stream)
+    z = s.normal(t, (n,), stream)
+    m = (n + 1) // 2
+    for a, r in enumerate(ids):
+        for i in range(n):
+            hi = _chain(seed, stream, 0x3C6EF372, t, r, i) >> 5
+            lo = _chain(seed, stream, 0x1B873593, t, r, i) >> 6
+            assert float(u[a, i]) == (hi * 2.0 ** 26 + lo + 0.5) / 2.0 ** 53
+        for j in range(m):
+            hi = _chain(seed, 2 * stream, 0x3C6EF372, t, r, j) >> 5
+            lo = _chain(seed, 2 * stream, 0x1B873593, t, r, j) >> 6
+            rad = math.sqrt(-2.0 * math.log((hi * 2.0 ** 26 + lo + 0.5) / 2.0 ** 53))
+            th = (_chain(seed, 2 * stream + 1, 0x5BD1E995, t, r, j) + 0.5) * (2 * math.pi / 2 ** 32)
+            assert float(z[a, j]) == pytest.approx(rad * math.cos(th), rel=1e-13, abs=1e-14)
+            if m + j < n:
+                assert float(z[a, m + j]) == pytest.approx(rad * math.sin(th), rel=1e-13, abs=1e-14)
+
+
+def test_python_key_mixer_matches_tensor_mixer():
+    from landscapes.rng import _mix32, _mix32_int
+    vals = [0, 1, 2 ** 31, 2 ** 32 - 1, 0x9E3779B1, 123456789]
+    got = _mix32(torch.tensor(vals, dtype=torch.int64)).tolist()
+    assert got == [_mix32_int(v) for v in vals] == [_lowbias32(v) for v in vals]
