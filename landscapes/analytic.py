@@ -121,10 +121,11 @@ def double_gaussian(A1=1.0, m1=-1.0, s1=0.25, A2=1.0, m2=1.5, s2=0.75, c=0.0) ->
         out = -A1 * torch.exp(k1 * u1 * u1) - A2 * torch.exp(k2 * u2 * u2)
         return out + 0.5 * c * x * x if c else out
 
-    def dg(x):
+    def dg(x):  # (A1/s1^2) u1 e1 + (A2/s2^2) u2 e2 (+ c x), in place after the first products
         u1, u2 = x - m1, x - m2
-        out = (A1 / s1 ** 2) * u1 * torch.exp(k1 * u1 * u1) + (A2 / s2 ** 2) * u2 * torch.exp(k2 * u2 * u2)
-        return out + c * x if c else out
+        out = ((A1 / s1 ** 2) * u1).mul_((k1 * u1).mul_(u1).exp_())
+        out.add_(((A2 / s2 ** 2) * u2).mul_((k2 * u2).mul_(u2).exp_()))
+        return out.add_(c * x) if c else out
 
     def ddg(x):
         u1, u2 = x - m1, x - m2

@@ -16,6 +16,8 @@ import torch
 
 _M32 = 0xFFFFFFFF
 _C1, _C2 = 0x7FEB352D, 0x846CA68B
+_BLOCK = 1 << 18      # hash values per pass (several steps of a small ensemble at once)
+_MAX_STEPS = 16
 
 
 def _mix32_int(x: int) -> int:
@@ -85,6 +87,7 @@ class Streams:
         self.dtype = dtype
         self._idc = None
         self._iterms = {}
+        self._cache = {}
 
     @property
     def R(self) -> int:
@@ -103,26 +106,42 @@ class Streams:
             self._iterms[n] = (_to_i32((i * 0x165667B1) & _M32), _to_i32(i >> 16))
         return self._iterms[n]
 
-    def _chains(self, t: int, n: int, specs) -> torch.Tensor:
-        """(S, R, n) int32 hash values, one chain per (stream, salt) in `specs`: chain s of
-        replica r at index i is mix(mix(mix(key_s(t) + c·r) ^ a(i)) ^ b(i)), mix = lowbias32,
-        key_s(t) = mix(mix(mix(seed·c0 + stream·c1 + salt) ^ t_lo) ^ t_hi) (Python ints)."""
-        t = int(t)
+    def _chains(self, t: int, n: int, specs, steps: int = 1) -> torch.Tensor:
+        """(S, steps, R, n) int32 hash values at times t, ..., t + steps - 1, one chain per
+        (stream, salt) in `specs`: chain s of replica r at time u and index i is
+        mix(mix(mix(key_s(u) + c·r) ^ a(i)) ^ b(i)), mix = lowbias32,
+        key_s(u) = mix(mix(mix(seed·c0 + stream·c1 + salt) ^ u_lo) ^ u_hi) (Python ints)."""
         keys = []
         for stream, salt in specs:
-            k = _mix32_int((self.seed * 0x9E3779B1 + stream * 0x85EBCA77 + salt) & _M32)
-            k = _mix32_int(k ^ (t & _M32))
-            keys.append(_i32(_mix32_int(k ^ ((t >> 32) & _M32))))
-        r = self._ids32()[None, :] + torch.tensor(keys, dtype=torch.int32, device=self.device)[:, None]
+            k0 = _mix32_int((self.seed * 0x9E3779B1 + stream * 0x85EBCA77 + salt) & _M32)
+            for u in range(int(t), int(t) + steps):
+                k = _mix32_int(k0 ^ (u & _M32))
+                keys.append(_i32(_mix32_int(k ^ ((u >> 32) & _M32))))
+        keys = torch.tensor(keys, dtype=torch.int32, device=self.device).view(len(specs), steps, 1)
+        r = self._ids32() + keys
         r = _mix32_i32_(r, torch.empty_like(r))
         a, b = self._index_terms(n)
-        x = torch.bitwise_xor(r[:, :, None], a)
+        x = torch.bitwise_xor(r[..., None], a)
         tmp = torch.empty_like(x)
         return _mix32_i32_(_mix32_i32_(x, tmp).bitwise_xor_(b), tmp)
 
     def _bits(self, t: int, n: int, stream: int, salt: int) -> torch.Tensor:
         """(R, n) hash values as int32 bit patterns (the same 32 bits as `_mix32` on int64)."""
-        return self._chains(t, n, ((stream, salt),))[0]
+        return self._chains(t, n, ((stream, salt),))[0, 0]
+
+    def _blocked(self, what: str, t: int, n: int, stream: int, make) -> torch.Tensor:
+        """Draws at time t (R, n) in float64, computed `_BLOCK` elements at a time: a pass makes
+        the draws of steps t, t+1, ... (each element depends on (seed, replica, stream, time,
+        index) only, so blocking changes no value) and keeps them for the calls that follow."""
+        t = int(t)
+        key = (what, stream, n)
+        hit = self._cache.get(key)
+        if hit is None or not 0 <= t - hit[0] < hit[1].shape[0]:
+            steps = max(1, min(_MAX_STEPS, _BLOCK // max(1, self.R * n)))
+            if len(self._cache) >= 16:
+                self._cache.clear()
+            hit = self._cache[key] = (t, make(t, n, stream, steps))
+        return hit[1][t - hit[0]]
 
     def _u53_from(self, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
         """Uniforms on (0, 1) from the top 27 bits of `hi` and the top 26 bits of `lo` (in place)."""
@@ -130,10 +149,26 @@ class Streams:
         lo.bitwise_right_shift_(6).bitwise_and_(0x3FFFFFF)
         return hi.to(torch.float64).mul_(67108864.0).add_(lo).add_(0.5).div_(9007199254740992.0)
 
+    def _make_uniform(self, t: int, n: int, stream: int, steps: int) -> torch.Tensor:
+        x = self._chains(t, n, ((stream, 0x3C6EF372), (stream, 0x1B873593)), steps)
+        return self._u53_from(x[0], x[1])
+
+    def _make_normal(self, t: int, m: int, stream: int, steps: int) -> torch.Tensor:
+        """(steps, R, 2m) normals: Box–Muller pairs (r cos θ, r sin θ) in columns (j, m + j)."""
+        x = self._chains(t, m, ((2 * stream, 0x3C6EF372), (2 * stream, 0x1B873593),
+                                (2 * stream + 1, 0x5BD1E995)), steps)
+        r = self._u53_from(x[0], x[1]).log_().mul_(-2.0).sqrt_()
+        # angle: the chain's unsigned value u = s + 2^31 with s = bits ^ 0x80000000 (signed)
+        theta = x[2].bitwise_xor_(-2147483648).to(torch.float64).add_(2147483648.5)
+        theta.mul_(2.0 * math.pi / 4294967296.0)
+        z = torch.empty((steps, self.R, 2 * m), dtype=torch.float64, device=self.device)
+        torch.mul(r, torch.cos(theta), out=z[..., :m])
+        torch.mul(r, theta.sin_(), out=z[..., m:])
+        return z
+
     def _u53(self, t: int, n: int, stream: int) -> torch.Tensor:
         """(R, n) uniforms on (0, 1) with 53 random bits from two hash chains."""
-        x = self._chains(t, n, ((stream, 0x3C6EF372), (stream, 0x1B873593)))
-        return self._u53_from(x[0], x[1]).to(self.dtype)
+        return self._blocked("uniform", t, n, stream, self._make_uniform).to(self.dtype, copy=True)
 
     def uniform(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Uniform(0, 1), never exactly 0 or 1; shape (R, *shape)."""
@@ -143,17 +178,8 @@ class Streams:
         """Standard normal, shape (R, *shape): Box–Muller using both outputs of each pair;
         the radius uses a 53-bit uniform, the angle a 32-bit one (computed in float64)."""
         n = math.prod(shape)
-        m = (n + 1) // 2
-        x = self._chains(t, m, ((2 * stream, 0x3C6EF372), (2 * stream, 0x1B873593),
-                                (2 * stream + 1, 0x5BD1E995)))
-        r = self._u53_from(x[0], x[1]).log_().mul_(-2.0).sqrt_()
-        # angle: the chain's unsigned value u = s + 2^31 with s = bits ^ 0x80000000 (signed)
-        theta = x[2].bitwise_xor_(-2147483648).to(torch.float64).add_(2147483648.5)
-        theta.mul_(2.0 * math.pi / 4294967296.0)
-        z = torch.empty((self.R, 2 * m), dtype=torch.float64, device=self.device)
-        torch.mul(r, torch.cos(theta), out=z[:, :m])
-        torch.mul(r, theta.sin_(), out=z[:, m:])
-        return z[:, :n].to(self.dtype).reshape(self.R, *shape)
+        z = self._blocked("normal", t, (n + 1) // 2, stream, self._make_normal)
+        return z[:, :n].to(self.dtype, copy=True).reshape(self.R, *shape)
 
     def randint(self, t: int, high: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Integers uniform on [0, high), shape (R, *shape)."""

@@ -142,3 +142,18 @@ def test_python_key_mixer_matches_tensor_mixer():
     vals = [0, 1, 2 ** 31, 2 ** 32 - 1, 0x9E3779B1, 123456789]
     got = _mix32(torch.tensor(vals, dtype=torch.int64)).tolist()
     assert got == [_mix32_int(v) for v in vals] == [_lowbias32(v) for v in vals]
+
+
+def test_blocked_draws_equal_one_step_draws(monkeypatch):
+    """Draws made several steps per pass (the default for small ensembles) equal draws made
+    one step at a time, whatever order the times are asked in; callers get their own copy."""
+    s = rng.Streams(4, 6)
+    order = [0, 1, 2, 3, 40, 41, 7, 3, 2 ** 33, 5]
+    blocked = [(s.normal(t, (3, 2), 1), s.uniform(t, (5,), 2)) for t in order]
+    blocked[0][0].fill_(123.0)  # must not leak into the cache
+    monkeypatch.setattr(rng, "_MAX_STEPS", 1)
+    single = rng.Streams(4, 6)
+    for t, (z, u) in zip(order[1:], blocked[1:]):
+        assert torch.equal(z, single.normal(t, (3, 2), 1))
+        assert torch.equal(u, single.uniform(t, (5,), 2))
+    assert torch.equal(s.normal(0, (3, 2), 1), single.normal(0, (3, 2), 1))
