@@ -195,6 +195,31 @@ def test_divergence_flagged_per_replica():
     np.testing.assert_array_equal(alone.records["field:x"], r.records["field:x"][:, [0, 3]])
 
 
+def test_events_found_mid_run_while_every_replica_is_active():
+    """Onsets after step 0 (the simulator skips bookkeeping while nothing can have happened):
+    x_t = x0 (-2)^t exactly, threshold 1e6 on ‖x_k‖ in d = 2; a NaN injected at one step."""
+    class NaNAt(Quad):
+        def __call__(self, x, t, rng):
+            loss, g = super().__call__(x, t, rng)
+            if t == 5:
+                g = g.clone()
+                g[3, 0, 1] = float("nan")
+            return loss, g
+    m = dsgd(TOP, 3.0)
+    x0 = torch.zeros(4, K, 2)
+    x0[0, :, 0] = 1.0
+    x0[1, :, 0] = 800.0   # coordinate bound exceeded at t = 10 (819200 > 1e6/sqrt 2), norm only at 11
+    x0[2, :, :] = 700.0   # norm 700 sqrt 2 * 2^t > 1e6 first at t = 10
+    x0[3, :, 0] = 1.0
+    r = simulate(m, NaNAt(1.0), x0, 15, recorders=("consensus",), divergence=1e6)
+    first = [next(t for t in range(64) if c * 2 ** t > 1e6) for c in (800.0, 700.0 * math.sqrt(2))]
+    assert first == [11, 10]
+    assert r.diverged_step.tolist() == [-1, 11, 10, 6]
+    assert r.event_kind.tolist() == ["none", "diverged", "diverged", "diverged"]
+    np.testing.assert_array_equal(r.x[0, :, 0], np.full(K, (-2.0) ** 15))
+    np.testing.assert_array_equal(r.x[1, :, 0], np.full(K, 800.0 * (-2.0) ** 11))  # frozen at onset
+
+
 def test_inf_and_overflow_flagged():
     m = dsgd(TOP, 3.0)
     x0 = torch.ones(3, K, 1)
