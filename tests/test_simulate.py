@@ -206,18 +206,22 @@ def test_events_found_mid_run_while_every_replica_is_active():
                 g[3, 0, 1] = float("nan")
             return loss, g
     m = dsgd(TOP, 3.0)
-    x0 = torch.zeros(4, K, 2)
+    x0 = torch.zeros(3, K, 2)
     x0[0, :, 0] = 1.0
     x0[1, :, 0] = 800.0   # coordinate bound exceeded at t = 10 (819200 > 1e6/sqrt 2), norm only at 11
-    x0[2, :, :] = 700.0   # norm 700 sqrt 2 * 2^t > 1e6 first at t = 10
-    x0[3, :, 0] = 1.0
-    r = simulate(m, NaNAt(1.0), x0, 15, recorders=("consensus",), divergence=1e6)
+    x0[2, :, :] = 700.0   # norm 700 sqrt 2 * 2^t > 1e6 first at t = 10 (coordinates still < 1e6)
     first = [next(t for t in range(64) if c * 2 ** t > 1e6) for c in (800.0, 700.0 * math.sqrt(2))]
     assert first == [11, 10]
-    assert r.diverged_step.tolist() == [-1, 11, 10, 6]
-    assert r.event_kind.tolist() == ["none", "diverged", "diverged", "diverged"]
+    r = simulate(m, Quad(1.0), x0, 15, recorders=("consensus",), divergence=1e6)
+    assert r.diverged_step.tolist() == [-1, 11, 10]
+    assert r.event_kind.tolist() == ["none", "diverged", "diverged"]
     np.testing.assert_array_equal(r.x[0, :, 0], np.full(K, (-2.0) ** 15))
     np.testing.assert_array_equal(r.x[1, :, 0], np.full(K, 800.0 * (-2.0) ** 11))  # frozen at onset
+    x1 = torch.zeros(4, K, 2)
+    x1[:, :, 0] = 1.0
+    r = simulate(m, NaNAt(1.0), x1, 15, recorders=("consensus",), divergence=1e6)
+    assert r.diverged_step.tolist() == [-1, -1, -1, 6]  # NaN in the step at t = 5 -> found at 6
+    np.testing.assert_array_equal(r.x[:3, :, 0], np.full((3, K), (-2.0) ** 15))
 
 
 def test_inf_and_overflow_flagged():
