@@ -78,3 +78,21 @@ def test_bad_input_names_parameter():
         hutchinson_trace(loss, p0, samples=1)
     with pytest.raises(ValueError, match="method"):
         top_eigenvalue(loss, p0, method="nope")
+
+
+def test_disagreement_trend_finds_a_reversal_only_where_intervals_separate():
+    from verify.claims_flatness import _disagreement_trend
+
+    def cells(pairs):  # (Σ_dis/D_c, ratio, half-width)
+        reg = {f"g{i}/B=1/dsgd": {"Sigma_dis_over_D_c": s} for i, (s, _, _) in enumerate(pairs)}
+        meas = {f"g{i}/B=1/dsgd/ratio": {"value": v, "ci_low": v - h, "ci_high": v + h}
+                for i, (_, v, h) in enumerate(pairs)}
+        return reg, meas
+
+    s, note = _disagreement_trend(*cells([(3.0, 0.2, 0.01), (1.0, 0.5, 0.01), (2.0, 0.3, 0.01)]))
+    assert s == 3.0 and "not monotone" not in note
+    s, note = _disagreement_trend(*cells([(1.0, 0.5, 0.01), (2.0, 0.3, 0.01), (4.0, 0.9, 0.05)]))
+    assert s == 2.0 and "significantly higher at 4.00" in note
+    s, note = _disagreement_trend(*cells([(1.0, 0.5, 0.01), (2.0, 0.3, 0.2), (4.0, 0.4, 0.05)]))
+    assert "not monotone" not in note  # overlapping intervals: no reversal claimed
+    assert _disagreement_trend(*cells([(1.0, 0.5, 0.01), (2.0, 0.3, 0.01)])) is None
