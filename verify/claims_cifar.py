@@ -12,6 +12,7 @@ other, and is otherwise 'inconclusive: within noise'.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,14 @@ MIN_POINTS = 6               # claim 2: fewest runs for a three-parameter regres
 
 def results_dir():
     return results_root() / plan.RESULTS_SUBDIR
+
+
+def _shown(path) -> str:
+    """`path` relative to the repository when it lies inside it (reports travel between machines)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return str(path)
 
 
 def rows_of(claim_label: str, results=None) -> list[dict]:
@@ -102,7 +111,7 @@ def _source(rows) -> dict:
     return {"machine": ", ".join(sorted({str(r.get("machine")) for r in rows})),
             "date": f"{dates[0]} .. {dates[-1]}" if dates else "unknown",
             "command": "; ".join(cmds[:4]) + (f" (+{len(cmds) - 4} more)" if len(cmds) > 4 else ""),
-            "path": str(results_dir()), "runs": len(rows)}
+            "path": _shown(results_dir()), "runs": len(rows)}
 
 
 def commands_for(call_ids) -> str:
@@ -111,7 +120,7 @@ def commands_for(call_ids) -> str:
 
 def _nothing(call_ids, regime) -> Evidence:
     return Evidence("inconclusive", regime=regime, notes=(
-        f"no GPU evidence has been recorded yet under {results_dir()} (these claims only read recorded "
+        f"no GPU evidence has been recorded yet under {_shown(results_dir())} (these claims only read recorded "
         f"runs, also on CUDA). Produce it on a GPU with: {commands_for(call_ids)}; then "
         "`python -m verify.cifar_plan summarize results/cifar` (docs/gpu_runbook.md)."))
 
