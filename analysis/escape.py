@@ -36,22 +36,6 @@ def _mat(H, name):
     return H
 
 
-def critical_points_np(landscape) -> list[dict]:
-    """Duck-typed `landscape.critical_points` as dicts of numpy (x, value, kind, eigvals)."""
-    out = []
-    for c in landscape.critical_points:
-        ev = c.hessian_eigvals
-        out.append({"x": np.asarray(getattr(c.x, "numpy", lambda: c.x)(), float),
-                    "value": float(c.value), "kind": c.kind,
-                    "eigvals": np.asarray(getattr(ev, "numpy", lambda: ev)(), float)})
-    return out
-
-
-def numpy_fns(landscape) -> tuple[Callable, Callable, Callable]:
-    """(V, grad, hess) of a Landscape (torch float64) as numpy callables."""
-    return as_numpy_fn(landscape.f), as_numpy_fn(landscape.grad), as_numpy_fn(landscape.hess)
-
-
 def kramers_time(H_min, H_saddle, dV: float, D: float) -> Prediction:
     """Eyring–Kramers mean exit time (THEORY.md §2).
 

@@ -54,11 +54,6 @@ def _form_step(name: str, lr: float, beta: float) -> tuple[str, float]:
     raise ValueError(f"name must be one of {list(METHODS)}, got {name!r}")
 
 
-def effective_step(name: str, lr: float, beta: float = 0.0) -> float:
-    """Step of the biased fixed-point equation: η/(1 − β) for DSGDm, η otherwise (THEORY.md §5)."""
-    return _form_step(name, _check_lr(lr), _check_beta(beta))[1]
-
-
 # ------------------------------------------------------------------ closed form (isotropic)
 
 def isotropic_fixed_point(W, b, lr: float, form: str = "atc", mu: float = 1.0) -> np.ndarray:

@@ -48,14 +48,9 @@ def _to_i32(x: torch.Tensor) -> torch.Tensor:
     return (x - ((x >> 31) & 1) * 4294967296).to(torch.int32)
 
 
-def _mix32_i32(x: torch.Tensor) -> torch.Tensor:
-    """`_mix32` on int32 bit patterns: logical shifts by masking, products wrap mod 2^32
-    (half the memory traffic of the int64 version; bit-identical, tested)."""
-    return _mix32_i32_(x.clone(), torch.empty_like(x))
-
-
 def _mix32_i32_(x: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
-    """`_mix32_i32` in place on x, `tmp` a scratch tensor of x's shape (no allocations)."""
+    """`_mix32` in place on int32 bit patterns x (logical shifts by masking, products wrap mod
+    2^32; bit-identical, tested), `tmp` a scratch tensor of x's shape (no allocations)."""
     torch.bitwise_right_shift(x, 16, out=tmp).bitwise_and_(0xFFFF)
     x.bitwise_xor_(tmp).mul_(_C1)
     torch.bitwise_right_shift(x, 15, out=tmp).bitwise_and_(0x1FFFF)
@@ -85,18 +80,13 @@ class Streams:
         self.ids = replicas
         self.device = torch.device(device)
         self.dtype = dtype
-        self._idc = None
+        self._idc = _to_i32((self.ids * 0x27D4EB2F) & _M32)  # replica term of the hash
         self._iterms = {}
         self._cache = {}
 
     @property
     def R(self) -> int:
         return int(self.ids.numel())
-
-    def _ids32(self) -> torch.Tensor:
-        if self._idc is None:  # replica term of the hash, as int32 bit patterns
-            self._idc = _to_i32((self.ids * 0x27D4EB2F) & _M32)
-        return self._idc
 
     def _index_terms(self, n: int):
         if n not in self._iterms:
@@ -118,16 +108,12 @@ class Streams:
                 k = _mix32_int(k0 ^ (u & _M32))
                 keys.append(_i32(_mix32_int(k ^ ((u >> 32) & _M32))))
         keys = torch.tensor(keys, dtype=torch.int32, device=self.device).view(len(specs), steps, 1)
-        r = self._ids32() + keys
+        r = self._idc + keys
         r = _mix32_i32_(r, torch.empty_like(r))
         a, b = self._index_terms(n)
         x = torch.bitwise_xor(r[..., None], a)
         tmp = torch.empty_like(x)
         return _mix32_i32_(_mix32_i32_(x, tmp).bitwise_xor_(b), tmp)
-
-    def _bits(self, t: int, n: int, stream: int, salt: int) -> torch.Tensor:
-        """(R, n) hash values as int32 bit patterns (the same 32 bits as `_mix32` on int64)."""
-        return self._chains(t, n, ((stream, salt),))[0, 0]
 
     def _blocked(self, what: str, t: int, n: int, stream: int, make) -> torch.Tensor:
         """Draws at time t (R, n) in float64, computed `_BLOCK` elements at a time: a pass makes
@@ -166,13 +152,11 @@ class Streams:
         torch.mul(r, theta.sin_(), out=z[..., m:])
         return z
 
-    def _u53(self, t: int, n: int, stream: int) -> torch.Tensor:
-        """(R, n) uniforms on (0, 1) with 53 random bits from two hash chains."""
-        return self._blocked("uniform", t, n, stream, self._make_uniform).to(self.dtype, copy=True)
-
     def uniform(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
-        """Uniform(0, 1), never exactly 0 or 1; shape (R, *shape)."""
-        return self._u53(t, math.prod(shape), stream).reshape(self.R, *shape)
+        """Uniform(0, 1) with 53 random bits from two hash chains, never exactly 0 or 1;
+        shape (R, *shape)."""
+        u = self._blocked("uniform", t, math.prod(shape), stream, self._make_uniform)
+        return u.to(self.dtype, copy=True).reshape(self.R, *shape)
 
     def normal(self, t: int, shape: tuple, stream: int = 0) -> torch.Tensor:
         """Standard normal, shape (R, *shape): Box–Muller using both outputs of each pair;

@@ -169,6 +169,18 @@ def _check_order(order):
     return order
 
 
+def _async_setup(name, topology, lr, rho, alpha, tau, order, K):
+    """Checked (lr, α, τ, order, K) shared by Algorithms 1 and 2 (easgd_async, eamsgd)."""
+    lr = check_lr(lr)
+    a = _coupling(lr, rho, alpha)
+    tau = _pos_int(tau, "tau")
+    order = _check_order(order)
+    Kn = _workers(topology, K)
+    if order == "sequential":
+        _single_process(topology, f"{name} with order='sequential'")
+    return lr, a, tau, order, Kn
+
+
 @register("easgd_async")
 def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simultaneous",
                 K=None) -> Method:
@@ -177,13 +189,7 @@ def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simu
     workers per `order`, see `_elastic`); then x^i ← x^i − η g^i(x) (gradient at the pre-step x,
     as in Algorithm 1). α = ηρ or `alpha` (default 0.9/K, the paper's β = pα = 0.9).
     τ = 1 with order='simultaneous' is synchronous EASGD with β = Kα. comm = 2K/τ."""
-    lr = check_lr(lr)
-    a = _coupling(lr, rho, alpha)
-    tau = _pos_int(tau, "tau")
-    order = _check_order(order)
-    Kn = _workers(topology, K)
-    if order == "sequential":
-        _single_process(topology, "easgd_async with order='sequential'")
+    lr, a, tau, order, Kn = _async_setup("easgd_async", topology, lr, rho, alpha, tau, order, K)
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn, topology)
@@ -207,16 +213,10 @@ def eamsgd(topology=None, lr=None, rho=None, alpha=None, tau=1, delta=0.99,
     elastic exchange of Algorithm 1 (see `easgd_async`); then Nesterov momentum
     v^i ← δ v^i − η g^i(x + δ v^i), x^i ← x^i + v^i. v⁰ = 0; δ = `delta` (paper 0.99).
     comm = 2K/τ."""
-    lr = check_lr(lr)
-    a = _coupling(lr, rho, alpha)
-    tau = _pos_int(tau, "tau")
-    order = _check_order(order)
+    lr, a, tau, order, Kn = _async_setup("eamsgd", topology, lr, rho, alpha, tau, order, K)
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
         raise ValueError(f"delta (momentum) must lie in [0, 1), got {delta!r}")
     delta = float(delta)
-    Kn = _workers(topology, K)
-    if order == "sequential":
-        _single_process(topology, "eamsgd with order='sequential'")
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn, topology)
