@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .claims import Registry
 from .report import table, write_reports
-from .runner import default_run_dir, env_info, load_claims_json, run_claims, write_json
+from .runner import default_run_dir, env_info, load_claims_json, run_claims, run_controls, write_json
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,6 +29,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 if a verdict is fails or error")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.add_argument("--controls", action="store_true",
+                   help="run each claim as it is and under each of its negative controls "
+                        "(sabotaged worlds); prints whether each control flips the verdict")
     return p
 
 
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None, registry: Registry | None = None) -> int
     if args.jobs < 1:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
+
+    if args.controls:
+        return _controls(args, registry)
 
     stored, order, previous = {}, None, {}
     if args.resume is not None:
@@ -108,6 +114,27 @@ def main(argv: list[str] | None = None, registry: Registry | None = None) -> int
     if args.strict and any(evidence[c.id].verdict in ("fails", "error") for c in selected if c.id in evidence):
         return 1
     return 0
+
+
+def _controls(args, registry) -> int:
+    """--controls: every selected claim (non-recorded ones) with and without its sabotage."""
+    try:
+        selected = registry.select(args.claims)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    quick = True if args.quick is None else args.quick
+    run_dir = Path(args.out) if args.out else default_run_dir()
+    missing = [c.id for c in selected if not c.controls]
+    res = run_controls(selected, run_dir, quick=quick, seed=args.seed or 0,
+                       device=args.device or "cpu")
+    n_ctrl = sum(len(c.controls) for c in selected)
+    flipped = sum(1 for c in selected for k, ev in res[c.id].items() if k and ev.verdict != "holds")
+    print(f"\n{len(selected)} claims, {len(selected) - len(missing)} with controls, {n_ctrl} controls, "
+          f"{flipped} flip the verdict away from holds; controls.json in {run_dir}")
+    if missing:
+        print(f"claims without a control: {', '.join(missing)}")
+    return 0 if not missing and flipped == n_ctrl else 1
 
 
 if __name__ == "__main__":

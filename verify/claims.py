@@ -72,7 +72,13 @@ class Evidence:
     """What one run of a claim found. `verdict` in VERDICTS ('error' is set by the runner, with
     the message and traceback in `error`); `recorded` marks evidence read from results/ (GPU
     claims run without CUDA) with `source` = {machine, date, command}; `figures` are paths
-    relative to the run folder; `elapsed` in seconds."""
+    relative to the run folder; `elapsed` in seconds.
+
+    For the reader: `headline` names the one or two keys of predicted/measured that decide the
+    verdict; `finding` is one sentence computed from the evidence (never a fixed conclusion);
+    `reported` holds numbers shown but not judged; `data` the experiment data the claim's figure
+    is drawn from (JSON-ready; figures never re-run an experiment); `control` is the name of the
+    negative control this evidence was produced under ('' for the real run)."""
     verdict: str
     predicted: dict = field(default_factory=dict)
     measured: dict = field(default_factory=dict)
@@ -83,11 +89,16 @@ class Evidence:
     recorded: bool = False
     source: dict = field(default_factory=dict)
     error: str = ""
+    headline: list = field(default_factory=list)
+    finding: str = ""
+    reported: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    control: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"Evidence verdict must be one of {VERDICTS}, got {self.verdict!r}")
-        for name in ("predicted", "measured", "regime", "source"):
+        for name in ("predicted", "measured", "regime", "source", "reported", "data"):
             d = getattr(self, name)
             if not isinstance(d, dict):
                 raise ValueError(f"Evidence {name} must be a dict, got {type(d).__name__}")  # noqa: TRY004
@@ -95,6 +106,14 @@ class Evidence:
         self.figures = [str(f) for f in self.figures]
         self.elapsed = float(self.elapsed)
         self.notes = str(self.notes)
+        self.finding = str(self.finding)
+        self.control = str(self.control or "")
+        self.headline = [str(h) for h in self.headline]
+        known = set(self.predicted) | set(self.measured) | set(self.reported)
+        bad = [h for h in self.headline if h not in known]
+        if bad:
+            raise ValueError(f"Evidence headline names {bad} that are in neither predicted, "
+                             "measured nor reported")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,12 +139,19 @@ def _no_progress(frac: float, msg: str = "") -> None:
 class Context:
     """How a claim is run: `quick` (small sizes, seconds) or full, base `seed`, `device`
     ('cpu' / 'cuda'), `out_dir` (where the claim writes its figures; inside the run folder),
-    `progress(frac in [0,1], message)`."""
+    `progress(frac in [0,1], message)`, `control` (None for the real run, else the name of
+    the negative control to apply: see `Claim.controls` and `sabotaged`)."""
     quick: bool = True
     seed: int = 0
     device: str = "cpu"
     out_dir: Path = field(default_factory=lambda: Path("."))
     progress: Callable = _no_progress
+    control: str | None = None
+
+    def sabotaged(self, name: str) -> bool:
+        """True when this run is the negative control `name` (the claim then builds its
+        sabotaged world: a broken algorithm, a perturbed prediction, a reversed premise)."""
+        return self.control == name
 
     @property
     def full(self) -> bool:
@@ -148,7 +174,10 @@ class Context:
 @dataclass(frozen=True)
 class Claim:
     """A paper's claim and how it is checked. `tolerance` is a number or a short text;
-    `tolerance_reason` says why that tolerance; `tags` from TAGS."""
+    `tolerance_reason` says why that tolerance; `tags` from TAGS; `controls` maps the name of
+    each negative control to what it sabotages (a world in which the statement is false; the
+    claim's run applies it when `ctx.sabotaged(name)`, through public interfaces only, never in
+    the judging code)."""
     id: str
     paper: str
     statement: str
@@ -158,6 +187,7 @@ class Claim:
     tolerance_reason: str
     run: Callable = field(repr=False, compare=False)
     tags: tuple = ()
+    controls: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         if not self.id or any(c.isspace() for c in self.id):
@@ -172,13 +202,16 @@ class Claim:
         if bad:
             raise ValueError(f"Claim {self.id!r}: unknown tags {bad}; choose from {TAGS}")
         object.__setattr__(self, "tags", tags)
+        if not isinstance(self.controls, dict) or not all(
+                isinstance(k, str) and k and isinstance(v, str) and v.strip() for k, v in self.controls.items()):
+            raise ValueError(f"Claim {self.id!r}: controls must map a control name to a description")
 
     def meta(self) -> dict:
         """Everything but `run`, JSON-ready."""
         return {"id": self.id, "paper": self.paper, "statement": self.statement,
                 "predicted": self.predicted, "measured": self.measured,
                 "tolerance": _plain(self.tolerance), "tolerance_reason": self.tolerance_reason,
-                "tags": list(self.tags)}
+                "tags": list(self.tags), "controls": dict(self.controls)}
 
 
 class Registry:

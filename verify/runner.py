@@ -163,6 +163,43 @@ def finished(ev: Evidence) -> bool:
     return ev.verdict != "error"
 
 
+def run_controls(claims: list[Claim], run_dir: str | Path, *, quick: bool = True, seed: int = 0,
+                 device: str = "cpu", stream=None) -> dict[str, dict[str, Evidence]]:
+    """Each claim once as it is ('' key) and once under each of its negative controls (the
+    claim's own code with `ctx.control` set). Writes controls.json in run_dir after every run and
+    prints one line per run: claim, control, verdict. A control 'flips' when its verdict is not
+    'holds'. Returns claim id -> {control name ('' = real run) -> Evidence}."""
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stream = stream or sys.stdout
+    out: dict[str, dict[str, Evidence]] = {}
+    total = sum(1 + len(c.controls) for c in claims)
+    done = 0
+    for c in claims:
+        out[c.id] = {}
+        for name in ("", *c.controls):
+            ctx = Context(quick=quick, seed=seed, device=device, control=name or None,
+                          out_dir=run_dir / "controls" / c.id / (name or "real"))
+            ev = run_one(c, ctx, run_dir)
+            ev.control = name
+            out[c.id][name] = ev
+            done += 1
+            label = name or "(no sabotage)"
+            flip = "" if not name else ("  flips" if ev.verdict != "holds" else "  DOES NOT FLIP")
+            print(f"[{done}/{total}] {c.id}  {label}: {ev.verdict} ({ev.elapsed:.1f}s){flip}",
+                  file=stream, flush=True)
+            write_json(run_dir / "controls.json", controls_document(claims, out))
+    return out
+
+
+def controls_document(claims: list[Claim], results: dict[str, dict[str, Evidence]]) -> dict:
+    """controls.json: per claim, its controls' descriptions and the verdict of each run."""
+    return {"schema": "decentlab.controls/1", "claims": [
+        {"id": c.id, "controls": dict(c.controls),
+         "runs": {k or "real": ev.to_dict() for k, ev in results.get(c.id, {}).items()}}
+        for c in claims if c.id in results]}
+
+
 def _mp_context():
     import multiprocessing as mp
     return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
