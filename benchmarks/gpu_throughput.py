@@ -2,7 +2,7 @@
 
   limit  one network at batch K·B (what the fused trainer would reach with free fusion),
   loop   K network copies stepped in a Python loop, ring gossip tensor by tensor (papers' codes),
-  fused  verify.train's fused trainer: K-wide grouped-conv network, flat (K, P) stack,
+  fused  training.train's fused trainer: K-wide grouped-conv network, flat (K, P) stack,
          one dynamics step (D-SGD with momentum on a ring: gossip included).
 All: forward + backward + momentum step, bf16 autocast and channels_last on CUDA, inputs already
 on the device. Cases: ResNet-18 K=16 B=64 and ResNet-20 K=64 B=32 (PERF.md anchors).
@@ -47,7 +47,7 @@ def _amp(dev):
 
 
 def bench_limit(name, K, B, dev, width, size, warmup, iters):
-    from verify import models
+    from training import models
     net = models.build(name, 10, width, "batch", size).to(dev)
     mf = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
     net = net.to(memory_format=mf)
@@ -65,7 +65,7 @@ def bench_limit(name, K, B, dev, width, size, warmup, iters):
 
 
 def bench_loop(name, K, B, dev, width, size, warmup, iters):
-    from verify import models
+    from training import models
     mf = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
     nets = [models.build(name, 10, width, "batch", size).to(dev).to(memory_format=mf) for _ in range(K)]
     opts = [torch.optim.SGD(n.parameters(), lr=0.01, momentum=0.9) for n in nets]
@@ -91,7 +91,7 @@ def bench_loop(name, K, B, dev, width, size, warmup, iters):
 def bench_fused(name, K, B, dev, width, size, warmup, iters):
     import dynamics
     from dynamics import topology as topo
-    from verify import models, train
+    from training import models, train
     net = models.build(name, 10, width, "batch", size)
     layout = models.Layout(net)
     wide = models.widen(net, K).to(dev)

@@ -83,7 +83,7 @@ def _claim4(rows, out_dir):
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.cifar_plan import load_runs
+    from training.plan import load_runs
     rows = load_runs(_results())
     if not rows:
         log.warning("cifar_claims: no recorded runs under %s; run the GPU plan first (docs/gpu_runbook.md)",

@@ -1,4 +1,4 @@
-"""verify.cifar: both on-disk layouts, the atomic cache, errors, device augmentation, sampling."""
+"""training.data: both on-disk layouts, the atomic cache, errors, device augmentation, sampling."""
 import pickle
 import tarfile
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from verify import cifar
+from training import data as cifar
 
 PIL = pytest.importorskip("PIL.Image")
 

@@ -1,4 +1,4 @@
-"""verify.cifar_plan (run matrix, resumable runner, summary) and verify.claims_cifar (verdicts from
+"""training.plan (run matrix, resumable runner, summary) and verify.claims_cifar (verdicts from
 recorded run folders), all on CPU: tiny synthetic runs and fabricated folders with known numbers."""
 import csv
 import json
@@ -10,9 +10,9 @@ from scipy import stats
 
 import dynamics
 from dynamics import topology as topo
-from verify import cifar_plan as plan
+from training import plan
 from verify import claims_cifar as cc
-from verify import train
+from training import train
 from verify.claims import Context
 
 TINY = ["--synthetic", "48", "--device", "cpu", "--set", "steps=2", "batch=2", "width=0.5", "eval_batch=24"]
@@ -58,7 +58,7 @@ def test_run_is_resumable_packs_and_summarizes(tmp_path, capsys):
         d = root / n
         assert plan.is_complete(d)
         env = json.loads((d / "env.json").read_text())
-        assert env["command"].startswith("python -m verify.cifar_plan run c3") and "torch" in env
+        assert env["command"].startswith("python -m training.plan run c3") and "torch" in env
         assert "--seed 0" in env["trainer_command"] and env["dataset"].startswith("synthetic")
         post = json.loads((d / "posthoc.json").read_text())
         assert post["bytes_per_step"] == post["comm_vectors_per_step"] * post["params"] * 4
@@ -92,7 +92,7 @@ def fake(root, name, labels, seed, acc, **extra):
     files = {"config.json": cfg, "summary.json": summ, "posthoc.json": post,
              "plan.json": {"run": name, "seed": seed, "labels": labels},
              "env.json": {"machine": "NVIDIA H100 80GB HBM3", "date": "2026-11-24 10:00:00",
-                          "command": "python -m verify.cifar_plan run X --out results"}}
+                          "command": "python -m training.plan run X --out results"}}
     for f, obj in files.items():
         (d / f).write_text(json.dumps(obj))
     (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
@@ -202,7 +202,7 @@ def test_nothing_recorded_is_inconclusive_with_commands(results):
                cc.easgd_lsgd):
         ev = fn(Context(device="cuda"))
         assert ev.verdict == "inconclusive" and not ev.recorded
-        assert "no GPU evidence has been recorded" in ev.notes and "python -m verify.cifar_plan run c" in ev.notes
+        assert "no GPU evidence has been recorded" in ev.notes and "python -m training.plan run c" in ev.notes
 
 
 def test_figures_from_recordings(results, tmp_path):

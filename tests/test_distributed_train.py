@@ -30,7 +30,7 @@ import torch.multiprocessing as mp
 
 import dynamics
 from dynamics import topology as T
-from verify import cifar, models, train
+from training import data as cifar, models, train
 
 K, WORLD, STEPS, LR, SEED = 4, 2, 100, 0.2, 3
 CFG = train.Config(algo="dsgd", topology="ring", workers=K, batch=4, model="lenet", width=0.5,

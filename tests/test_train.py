@@ -1,4 +1,4 @@
-"""verify.train / verify.models: the fused K-worker network equals K separate networks, the
+"""training.train / training.models: the fused K-worker network equals K separate networks, the
 trainer's step equals the algorithm applied by hand, a resumed run equals an uninterrupted one."""
 import copy
 import json
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import dynamics
 from dynamics import topology as topo
-from verify import models, train
+from training import models, train
 
 K, B = 3, 4
 

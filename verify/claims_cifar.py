@@ -1,5 +1,5 @@
 """The papers' claims on real CNN training (GitHub issue 12), judged from the runs recorded under
-results/cifar/ by `python -m verify.cifar_plan` (CIFAR-10 JPEG q75). These claims only READ
+results/cifar/ by `python -m training.plan` (CIFAR-10 JPEG q75). These claims only READ
 recordings, also on a CUDA machine: the runs themselves are made by the plan's calls
 (docs/gpu_runbook.md). With nothing recorded a claim is 'inconclusive' and names the commands.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cifar_plan as plan
+from training import plan
 from .claims import Evidence, claim, combine, results_root, value
 
 LEVEL = 0.95
@@ -115,14 +115,14 @@ def _source(rows) -> dict:
 
 
 def commands_for(call_ids) -> str:
-    return "; ".join(f"python -m verify.cifar_plan run {c} --out results --device cuda" for c in call_ids)
+    return "; ".join(f"python -m training.plan run {c} --out results --device cuda" for c in call_ids)
 
 
 def _nothing(call_ids, regime) -> Evidence:
     return Evidence("inconclusive", regime=regime, notes=(
         f"no GPU evidence has been recorded yet under {_shown(results_dir())} (these claims only read recorded "
         f"runs, also on CUDA). Produce it on a GPU with: {commands_for(call_ids)}; then "
-        "`python -m verify.cifar_plan summarize results/cifar` (docs/gpu_runbook.md)."))
+        "`python -m training.plan summarize results/cifar` (docs/gpu_runbook.md)."))
 
 
 def _missing(rows, needed_calls) -> list[str]:

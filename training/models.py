@@ -12,7 +12,7 @@ splits BatchNorm's per-worker batch and running statistics disagree across worke
 averaged model's running statistics describe no worker (Hsieh et al. 2020, "The non-IID data
 quagmire", §5 — GroupNorm recovers most of the loss); GroupNorm has no buffers to mix. With
 'batch', the trainer keeps per-worker running statistics and by default mixes them with the
-same gossip matrix as the parameters (`bn_buffers='mix'`), see verify/train.py.
+same gossip matrix as the parameters (`bn_buffers='mix'`), see training/train.py.
 
 Fusion (`widen(model, K)`): K copies of a network run as ONE network whose channels are K
 blocks: a conv becomes a grouped conv (groups × K), BatchNorm(C) becomes BatchNorm(K·C)

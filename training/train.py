@@ -1,8 +1,8 @@
 """K simulated workers on one device, fused into one batched CNN, stepped by a `dynamics` algorithm.
 
-    python -m verify.train --algo dsgd --topology ring --workers 16 --batch 64 --model resnet18 \
+    python -m training --algo dsgd --topology ring --workers 16 --batch 64 --model resnet18 \
         --steps 2000 --data shared/data/cifar10-jpeg.tar.gz --device cuda
-    python -m verify.train --synthetic 256 --model lenet --width 0.5 --workers 4 --batch 8 --steps 20
+    python -m training --synthetic 256 --model lenet --width 0.5 --workers 4 --batch 8 --steps 20
 
 Design (one screen):
 * Worker stack: one flat (K, P) float32 master tensor x, row k = worker k's parameters
@@ -46,7 +46,8 @@ import torch.nn.functional as F
 import dynamics
 from dynamics import topology as topo
 
-from . import cifar, models
+from . import data as cifar
+from . import models
 
 SCHEDULES = ("constant", "cosine", "multistep")
 
@@ -268,7 +269,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
 
 
 def parse(argv) -> tuple[Config, str | None]:
-    p = argparse.ArgumentParser(prog="python -m verify.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
     for f in dataclasses.fields(Config):
         flag, d = "--" + f.name.replace("_", "-"), f.default
         if f.name == "hp":
@@ -319,5 +320,15 @@ def main(argv=None) -> Path:
     return run_dir
 
 
+def cli(argv=None) -> int:
+    """`python -m training`: bad input -> one line on stderr and exit status 2 (no traceback)."""
+    try:
+        main(argv)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -1,10 +1,10 @@
 """The CIFAR-10 JPEG q75 run matrix of GitHub issue 12 as data, and a resumable runner for it.
 
-    python -m verify.cifar_plan list [--results results/cifar]
-    python -m verify.cifar_plan run CALL_ID --out DIR [--data PATH] [--device cuda] [--pack FILE.tar.gz]
-    python -m verify.cifar_plan summarize results/cifar
+    python -m training.plan list [--results results/cifar]
+    python -m training.plan run CALL_ID --out DIR [--data PATH] [--device cuda] [--pack FILE.tar.gz]
+    python -m training.plan summarize results/cifar
 
-A *run* is one `verify.train` invocation (name, trainer argv, seed); a *call* is a list of runs
+A *run* is one `training.train` invocation (name, trainer argv, seed); a *call* is a list of runs
 that fits one GPU tool call (at most 10 min; planned at <= CALL_BUDGET_S by the estimates below).
 `run` trains each run of a call into DIR/cifar/<run>/ (config.json, metrics.jsonl, summary.json,
 posthoc.json, plan.json, env.json), skips runs already complete and resumes a run left with a
@@ -214,12 +214,31 @@ def is_complete(run_dir: Path) -> bool:
     return all((Path(run_dir) / f).is_file() for f in FILES)
 
 
+def env_info(device: str) -> dict:
+    """Versions, device, git revision, hostname (env.json); no import from verify."""
+    import platform
+    import socket
+    import subprocess
+
+    import numpy
+    import torch
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        rev = None
+    info = {"python": sys.version.split()[0], "platform": platform.platform(), "numpy": numpy.__version__,
+            "torch": torch.__version__, "device": device, "cuda_available": bool(torch.cuda.is_available()),
+            "git_revision": rev, "hostname": socket.gethostname(), "torch_threads": torch.get_num_threads()}
+    if info["cuda_available"]:
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+    return info
+
+
 def env_record(device: str, command: str, trainer_command: str, wall_s: float, dataset: str = DATASET_NAME) -> dict:
     import torch
 
-    from .runner import env_info
-    info = env_info(device, 0)
-    info.pop("seed", None)
+    info = env_info(device)
     info.update(command=command, trainer_command=trainer_command, wall_s=wall_s, dataset=dataset,
                 date=time.strftime("%Y-%m-%d %H:%M:%S %z"))
     info["machine"] = info.get("cuda_device") or f"{info['hostname']} (cpu)"
@@ -237,7 +256,8 @@ def posthoc(run_dir: Path, cfg, n_train: int = POSTHOC_TRAIN_IMAGES) -> dict:
     import dynamics
     from dynamics import topology as topo
 
-    from . import cifar, models, train
+    from . import data as cifar
+    from . import models, train
     dev, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
     ds = train.load_data(cfg)
     net = models.build(cfg.model, len(ds.classes), cfg.width, cfg.norm, image_size=ds.x_train.shape[1])
@@ -290,7 +310,7 @@ def run_one(run: Run, root: Path, data: str | None, device: str, extra: list[str
     (d / "posthoc.json").write_text(json.dumps(posthoc(d, cfg), indent=1))
     (d / "plan.json").write_text(json.dumps({"run": run.name, "call": call_id, "seed": run.seed,
                                              "labels": run.labels}, indent=1))
-    trainer_cmd = "python -m verify.train " + shlex.join(argv)
+    trainer_cmd = "python -m training " + shlex.join(argv)
     (d / "env.json").write_text(json.dumps(env_record(device, command, trainer_cmd, time.perf_counter() - t0,
                                                       f"synthetic ({cfg.synthetic} images)" if cfg.synthetic
                                                       else DATASET_NAME),
@@ -395,7 +415,7 @@ def summarize(results: Path) -> tuple[Path, Path]:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = argparse.ArgumentParser(prog="python -m verify.cifar_plan", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.plan", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="the calls with their estimated GPU seconds")
     ls.add_argument("--results", type=Path, help="re-estimate from images/s recorded here")
@@ -435,7 +455,7 @@ def main(argv=None) -> int:
         k, _, v = kv.partition("=")
         extra += ["--" + k.replace("_", "-"), *v.split()]
     data = None if a.synthetic else (a.data or "data/cifar10-jpeg.tar.gz")
-    command = "python -m verify.cifar_plan " + shlex.join(argv)
+    command = "python -m training.plan " + shlex.join(argv)
     st = run_call(call, a.out, data, a.device, extra, a.only, a.pack, command)
     print(json.dumps({"call": call.id, "status": st}))
     return 0
