@@ -3,7 +3,7 @@ squares, and the rule that turns an interval into a directional verdict.
 
 Every interval returned here is a `value()`-style dict {'value', 'ci_low', 'ci_high'} or a plain
 tuple where stated; all levels are two-sided (default 95%). Claims import from here and nowhere
-else (docs/theory.md §10, "Statistics").
+else (docs/theory.md §9).
 
 Directional rule (`direction`): a claim "A > B" is judged on an interval for A − B (or log A/B):
   interval wholly on the claimed side            -> 'holds'
