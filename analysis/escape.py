@@ -1,4 +1,4 @@
-"""Escape-time predictions (THEORY.md §2) and the censored-exponential rate estimator.
+"""Escape-time predictions (docs/theory.md §2) and the censored-exponential rate estimator.
 
 Predictions return `Prediction(value, regime)`; `regime` says where the formula is valid.
 Exact ground truth lives in `analysis.kolmogorov` (SDE: 1-D quadrature, 2-D backward
@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
-from scipy.stats import chi2
 
 from .kolmogorov import ExitTime, as_numpy_fn, mfpt_1d, mfpt_2d  # noqa: F401
 from .markov import (ChainResult, markov_chain_1d, markov_chain_2d,  # noqa: F401
                      markov_chain_two_agents_1d)
+from .stats import poisson_rate
 
 
 class Prediction(NamedTuple):
@@ -37,7 +37,7 @@ def _mat(H, name):
 
 
 def kramers_time(H_min, H_saddle, dV: float, D: float) -> Prediction:
-    """Eyring–Kramers mean exit time (THEORY.md §2).
+    """Eyring–Kramers mean exit time (docs/theory.md §2).
 
     E tau ~ (2 pi/|lambda_1(b)|) sqrt(|det H_b| / det H_a) e^{dV/D}, H_a positive definite,
     H_b with exactly one negative eigenvalue. Counts full crossings: compare with exact
@@ -66,24 +66,30 @@ def kramers_multi(H_min, saddles: Sequence[tuple], D: float) -> Prediction:
                                  "rates": [1 / p.value for p in preds]})
 
 
-def finite_step_correction(k0: float, eta: float, H_a, H_b) -> Prediction:
-    """k_eta ~ k0 [1 + (eta/4)(Tr H_a - Tr H_b - 2|lambda_b|)] [derived, THEORY.md §2].
+def finite_step_correction(*, rate: float, eta: float, H_a, H_b) -> Prediction:
+    """Escape RATE of discrete SGD at step size eta from the continuous (SDE) rate [derived,
+    docs/theory.md §2]: k_eta ~ k0 [1 + (eta/4)(Tr H_a - Tr H_b - 2|lambda_b|)].
 
-    Invalid for eta h_a >= 0.3 (h_a = lambda_max(H_a)): overshoot opens new exit routes.
+    `rate` is k0, a rate (1/time, per step or per unit SDE time: the factor is dimensionless);
+    a mean time transforms inversely, tau_eta ~ tau_0 / [1 + (eta/4)(...)]. Keyword-only so a
+    mean time cannot be passed by position. Returns the corrected rate. Invalid for
+    eta h_a >= 0.3 (h_a = lambda_max(H_a)): overshoot opens new exit routes.
     """
     eta = _pos("eta", eta)
-    k0 = _pos("k0", k0)
+    k0 = _pos("rate", rate)
     Ha, Hb = _mat(H_a, "H_a"), _mat(H_b, "H_b")
     lb = np.linalg.eigvalsh(Hb).min()
     ha = np.linalg.eigvalsh(Ha).max()
-    k = k0 * (1 + eta / 4 * (np.trace(Ha) - np.trace(Hb) - 2 * abs(lb)))
-    return Prediction(float(k), {"eta_h_a": eta * ha, "valid": eta * ha < 0.3,
-                                 "eta_lambda_max": eta * ha})
+    factor = 1 + eta / 4 * (np.trace(Ha) - np.trace(Hb) - 2 * abs(lb))
+    if not factor > 0:
+        raise ValueError(f"eta: correction factor 1 + (eta/4)(...) = {factor} is not positive")
+    return Prediction(float(k0 * factor), {"eta_h_a": eta * ha, "valid": eta * ha < 0.3,
+                                           "eta_lambda_max": eta * ha, "factor": float(factor)})
 
 
 def xie_log_escape(dL: float, H_a_e: float, H_b_e: float, eta: float, B: float,
                    s_path: float = 0.5) -> Prediction:
-    """Hessian-aligned SGD noise (Xie et al. 2021) [paper, recalled; THEORY.md §2].
+    """Hessian-aligned SGD noise (Xie et al. 2021) [paper, recalled; docs/theory.md §2].
 
     log tau ~ (2 B dL / eta)(s/H_ae + (1 - s)/|H_be|); prefactor left to numerics.
     H_a_e, H_b_e: Hessian eigenvalues along the escape direction at the minimum / saddle.
@@ -100,7 +106,7 @@ def xie_log_escape(dL: float, H_a_e: float, H_b_e: float, eta: float, B: float,
 
 def mori_rate(h_s_e: float, det_H_star: float, det_H_s: float, L_s: float, L_star: float,
               h_star: float, eta: float, B: float, n: int) -> Prediction:
-    """Loss-proportional noise (Mori et al. 2022) [paper; THEORY.md §2]:
+    """Loss-proportional noise (Mori et al. 2022) [paper; docs/theory.md §2]:
     kappa = (|h_e^s|/2 pi) sqrt(det H*/|det H^s|) (L_s/L*)^{-(B/(eta h*) + 1 - n/2)}.
 
     L* = 0 (interpolating minimum): noise vanishes, kappa = 0 and escape is only by linear
@@ -224,12 +230,12 @@ def observed_steps(event_steps, cap: int) -> tuple[int, float]:
 
 def censored_exponential_rate(event_steps, total_observed_steps: float | None = None, *,
                               cap: int | None = None, level: float = 0.95) -> RateEstimate:
-    """Rate = escapes / total observed steps, censored at a cap (THEORY.md §2, Monte Carlo).
+    """Rate = escapes / total observed steps, censored at a cap (docs/theory.md §2, Monte Carlo).
 
     Either event_steps = per-replica steps with `cap` (exposure computed), or event_steps =
-    the number of escapes with `total_observed_steps`. CI: exact Poisson (Garwood)
-    chi2_{2n}(a/2)/(2T), chi2_{2n+2}(1-a/2)/(2T). The ratio is the MLE; its small-sample bias
-    is upward, n/(n-1) without censoring.
+    the number of escapes with `total_observed_steps`. CI: exact Poisson (Garwood,
+    analysis.stats.poisson_rate), valid for exponential exit times only: claims use
+    analysis.stats.censored_mean_ci, which checks that. The ratio is the MLE.
     """
     if total_observed_steps is None:
         if cap is None:
@@ -241,7 +247,5 @@ def censored_exponential_rate(event_steps, total_observed_steps: float | None = 
         raise ValueError(f"total_observed_steps must be > 0, got {T}")
     if n < 0:
         raise ValueError("event_steps (number of escapes) must be >= 0")
-    a = 1 - level
-    lo = chi2.ppf(a / 2, 2 * n) / (2 * T) if n > 0 else 0.0
-    hi = chi2.ppf(1 - a / 2, 2 * n + 2) / (2 * T)
-    return RateEstimate(n / T, float(lo), float(hi), n, T, T / n if n else np.inf)
+    r = poisson_rate(n, T, level)
+    return RateEstimate(r.rate, r.lo, r.hi, n, T, T / n if n else np.inf)
