@@ -1,12 +1,12 @@
-"""D-SGD as average-direction SAM (Zhu et al., ICML 2023, arXiv 2306.02913; THEORY.md §4).
+"""D-SGD as average-direction SAM (Zhu et al., ICML 2023, arXiv 2306.02913; docs/theory.md §4).
 
 Consensus covariance of a stacked state x (..., K, d), w_a = (1/K) Σ_j x_j, δ_j = x_j − w_a:
-    Ξ = (1/K) Σ_j δ_j δ_jᵀ,   Tr Ξ = (1/K) Σ_j ‖δ_j‖²            (THEORY.md §0)
-Expansion (THEORY.md §4): (1/K) Σ_j ∇L(x_j) = ∇L(w_a) + ½∇Tr(H(w_a)Ξ) + O(‖δ‖³), exact for cubic L;
+    Ξ = (1/K) Σ_j δ_j δ_jᵀ,   Tr Ξ = (1/K) Σ_j ‖δ_j‖²            (docs/theory.md §0)
+Expansion (docs/theory.md §4): (1/K) Σ_j ∇L(x_j) = ∇L(w_a) + ½∇Tr(H(w_a)Ξ) + O(‖δ‖³), exact for cubic L;
 `expansion_residual` returns the left side minus the first two terms on the right.
 Average-direction SAM objective: E_{ε~N(0,Ξ)} L(w + ε) (= L + ½Tr(HΞ) exactly for degree ≤ 3),
 optimiser `sam_step`: w ← w − η (1/n) Σ_s ∇L(w + ε_s) with the perturbations ε_s supplied.
-Stationary Ξ of D-SGD on quadratics: exact (analysis/linear.py) or per mode (THEORY.md §3, §4).
+Stationary Ξ of D-SGD on quadratics: exact (analysis/linear.py) or per mode (docs/theory.md §3, §4).
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from . import linear
 
 __all__ = ["consensus_cov", "consensus_trace", "gaussian_eps", "sigma_points", "sam_objective",
            "grad_trace_hess", "expansion_residual", "sam_step", "smoothing_damping",
-           "rastrigin_smoothed_grad", "stationary_xi", "stationary_xi_modes", "wilson"]
+           "rastrigin_smoothed_grad", "smoothed_grad_quadrature", "stationary_xi", "stationary_xi_modes",
+           "xi_modes"]
 
 
 def _stack(x, name="x") -> torch.Tensor:
@@ -30,7 +31,7 @@ def _stack(x, name="x") -> torch.Tensor:
 
 
 def consensus_cov(x) -> torch.Tensor:
-    """Ξ = (1/K) Σ_j (x_j − x̄)(x_j − x̄)ᵀ for x (..., K, d) -> (..., d, d) (THEORY.md §0)."""
+    """Ξ = (1/K) Σ_j (x_j − x̄)(x_j − x̄)ᵀ for x (..., K, d) -> (..., d, d) (docs/theory.md §0)."""
     x = _stack(x)
     dx = x - x.mean(dim=-2, keepdim=True)
     return dx.transpose(-1, -2) @ dx / x.shape[-2]
@@ -108,7 +109,7 @@ def grad_trace_hess(land, w, Xi) -> torch.Tensor:
 
 
 def expansion_residual(land, x) -> torch.Tensor:
-    """(1/K) Σ_j ∇L(x_j) − ∇L(w_a) − ½∇Tr(H(w_a)Ξ) for x (..., K, d) -> (..., d) (THEORY.md §4).
+    """(1/K) Σ_j ∇L(x_j) − ∇L(w_a) − ½∇Tr(H(w_a)Ξ) for x (..., K, d) -> (..., d) (docs/theory.md §4).
     Zero for cubic L; for a 1-D quartic equals (1/6)L''''·m₃, m₃ = (1/K) Σ_j δ_j³."""
     x = _stack(x)
     wa = x.mean(dim=-2)
@@ -129,7 +130,7 @@ def sam_step(grad, w, lr: float, eps) -> torch.Tensor:
 
 def smoothing_damping(omega, xi):
     """e^{−ω²ξ/2}: factor by which Gaussian smoothing N(0, ξ) damps a cos(ωw) term's gradient
-    (THEORY.md §4, gradient smoothing): E sin(ω(w+ε)) = sin(ωw) e^{−ω²ξ/2}."""
+    (docs/theory.md §4, gradient smoothing): E sin(ω(w+ε)) = sin(ωw) e^{−ω²ξ/2}."""
     xi = torch.as_tensor(xi, dtype=torch.float64)
     if bool((xi < 0).any()):
         raise ValueError("xi (variance of the perturbation) must be >= 0")
@@ -153,52 +154,86 @@ def stationary_xi(method, A, b, x0, S, period: int = 1) -> np.ndarray:
 
 
 def stationary_xi_modes(W, H, lr: float, C, batch: int = 1, method: str = "dsgd") -> np.ndarray:
-    """Per-mode closed form of the stationary E[Ξ] (THEORY.md §3, §4) for a normal mixing matrix W
-    (K, K) (symmetric or circulant), common Hessian H and per-sample noise C commuting with H.
-    In the eigenbases (λ_j of W, j ≥ 2; h, r of H and C on a common eigenvector v):
-      dsgd (consensus) Π = η² r/(B(1 − |λ_j − ηh|²)); atc η²|λ_j|² r/(B(1 − |λ_j|²(1−ηh)²));
-      cta η² r/(B(1 − |λ_j|²(1−ηh)²));  E[Ξ] = Σ_v ((1/K) Σ_{j≥2} Π_j(h_v, r_v)) v vᵀ."""
+    """Stationary E[Ξ] (d, d) from the per-mode closed form (`xi_modes` with t = None)."""
+    return xi_modes(W, H, lr, C, batch, method)
+
+
+def xi_modes(W, H, lr: float, C, batch: int = 1, method: str = "dsgd", t=None) -> np.ndarray:
+    """E[Ξ] of D-SGD-type methods on the quadratic ½xᵀHx with per-worker gradient noise C/B, written
+    from the recursion (docs/theory.md §3, §4), never through a `dynamics` step function.
+
+    W (K, K) doubly stochastic and normal (symmetric or circulant), eigenpairs (λ_j, u_j), j ≥ 2 the
+    non-consensus modes; H = V diag(h) Vᵀ. The mode coordinates z_j = u_j* X (1 × d) obey
+        dsgd  z' = z(λ_j I − ηH) − η ξ̃          a_jv = λ_j − ηh_v,      gain 1
+        atc   z' = λ_j z(I − ηH) − η λ_j ξ̃      a_jv = λ_j(1 − ηh_v),   gain |λ_j|²
+        cta   z' = λ_j z(I − ηH) − η ξ̃          a_jv = λ_j(1 − ηh_v),   gain 1
+    with E ξ̃*ξ̃ = C/B, so Π_j = E z_j*z_j solves the d × d Lyapunov equation Π = A*ΠA + gain·η²C/B.
+    In H's eigenbasis (C̃ = VᵀCV, any C: it need not commute with H) it is elementwise:
+        Π̃_j[v, w](t) = gain η² C̃[v, w]/B · (1 − q^t)/(1 − q),   q = conj(a_jv)·a_jw,
+    from Π(0) = 0 (all workers start at the same point); t = None gives the stationary value 1/(1 − q).
+    E[Ξ] = (1/K) Σ_{j≥2} V Re(Π̃_j) Vᵀ. Returns (d, d) for t None, else (len(t), d, d)."""
     W = np.asarray(W, dtype=np.float64)
     H = np.asarray(H, dtype=np.float64)
-    C = np.asarray(C, dtype=np.float64) * (np.eye(H.shape[0]) if np.ndim(C) == 0 else 1.0)
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"W must be a square (K, K) matrix, got shape {W.shape}")
+    if H.ndim != 2 or H.shape[0] != H.shape[1] or not np.allclose(H, H.T, atol=1e-12):
+        raise ValueError(f"H must be a symmetric (d, d) matrix, got shape {H.shape}")
+    d = H.shape[0]
+    C = np.asarray(C, dtype=np.float64)
+    C = C * np.eye(d) if C.ndim == 0 else C
+    if C.shape != H.shape or not np.allclose(C, C.T, atol=1e-12) or np.linalg.eigvalsh(C).min() < -1e-12:
+        raise ValueError(f"C must be a scalar or a symmetric PSD (d, d) = ({d}, {d}) matrix, got {C.shape}")
     K = W.shape[0]
     if not np.allclose(W @ W.T, W.T @ W, atol=1e-12) or not np.allclose(W.sum(1), 1) or not np.allclose(W.sum(0), 1):
         raise ValueError("W must be doubly stochastic and normal (W Wᵀ = Wᵀ W) for the per-mode forms")
-    if H.ndim != 2 or H.shape[0] != H.shape[1] or C.shape != H.shape:
-        raise ValueError(f"H and C must be (d, d) matrices of the same shape, got {H.shape} and {C.shape}")
-    if not np.allclose(H @ C, C @ H, atol=1e-10 * max(1.0, np.abs(H).max() * np.abs(C).max())):
-        raise ValueError("C must commute with H (shared eigenvectors) for the per-mode forms")
     if method not in ("dsgd", "atc", "cta"):
         raise ValueError(f"method must be 'dsgd', 'atc' or 'cta', got {method!r}")
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr (step size) must be a positive finite number, got {lr!r}")
     lam = np.linalg.eigvals(W)
     lam = np.delete(lam, np.argmin(np.abs(lam - 1.0)))  # drop the consensus mode λ_1 = 1
-    # eigenbasis of H that also diagonalises C: eigh of H + small·C splits degenerate h by r
-    _, V = np.linalg.eigh(H + 1e-7 * np.pi * C / max(1.0, np.abs(C).max()))
-    h = np.einsum("iv,ij,jv->v", V, H, V)
-    r = np.einsum("iv,ij,jv->v", V, C, V)
+    h, V = np.linalg.eigh(H)
+    Ct = V.T @ C @ V
     eta = float(lr)
-    out = np.zeros(len(h))
-    for n, (hv, rv) in enumerate(zip(h, r)):
-        if method == "dsgd":
-            den = 1 - np.abs(lam - eta * hv) ** 2
-            num = np.full(len(lam), eta ** 2 * rv)
-        else:
-            den = 1 - np.abs(lam) ** 2 * (1 - eta * hv) ** 2
-            num = eta ** 2 * rv * (np.abs(lam) ** 2 if method == "atc" else np.ones(len(lam)))
-        if np.any(den <= 0):
-            raise ValueError(f"lr = {lr} is unstable for {method} on this W and H (some |mode| >= 1)")
-        out[n] = float(np.sum(num / den)) / (batch * K)
-    return (V * out) @ V.T
+    if method == "dsgd":
+        a = lam[:, None] - eta * h[None, :]                      # (K−1, d)
+        gain = np.ones(len(lam))
+    else:
+        a = lam[:, None] * (1 - eta * h[None, :])
+        gain = np.abs(lam) ** 2 if method == "atc" else np.ones(len(lam))
+    if np.any(np.abs(a) >= 1):
+        raise ValueError(f"lr = {lr} is unstable for {method} on this W and H (some |mode| >= 1)")
+    q = np.conj(a)[:, :, None] * a[:, None, :]                   # (K−1, d, d)
+    base = gain[:, None, None] * eta ** 2 * Ct[None] / batch / (1 - q)
+    if t is None:
+        Pt = np.real(base.sum(0)) / K
+        return V @ Pt @ V.T
+    ts = np.asarray(t, dtype=np.int64).reshape(-1)
+    if ts.size and ts.min() < 0:
+        raise ValueError("t (steps since the common start) must be >= 0")
+    Pt = np.real((base[None] * (1 - q[None] ** ts[:, None, None, None])).sum(1)) / K
+    return np.einsum("iv,tvw,jw->tij", V, Pt, V)
 
 
-def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float, float]:
-    """Wilson score interval (p̂, low, high) for a binomial proportion."""
-    if n < 1 or not 0 <= successes <= n:
-        raise ValueError(f"wilson: need 0 <= successes <= n and n >= 1, got {successes}/{n}")
-    p = successes / n
-    den = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return p, max(0.0, c - half), min(1.0, c + half)
+def smoothed_grad_quadrature(grad, w, Xi, n: int = 24) -> torch.Tensor:
+    """E_{ε~N(0,Ξ)} ∇L(w + ε) by tensor-product Gauss–Hermite quadrature (probabilists' nodes, n per
+    dimension, exact for polynomial gradients of degree < 2n): ε = Ξ^{1/2} z over the n^d nodes z.
+    grad maps (..., d) -> (..., d); w (..., d), Ξ (..., d, d) -> (..., d). A numerical Gaussian
+    convolution, independent of any Taylor expansion."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n (quadrature nodes per dimension) must be an integer >= 2, got {n!r}")
+    w = torch.as_tensor(w, dtype=torch.float64)
+    S = _sqrt_cov(Xi)
+    d = w.shape[-1]
+    if S.shape[-1] != d:
+        raise ValueError(f"Xi must be (..., d, d) with d = w.shape[-1] = {d}, got {tuple(S.shape)}")
+    z1, w1 = np.polynomial.hermite_e.hermegauss(n)
+    w1 = w1 / math.sqrt(2 * math.pi)
+    grids = np.meshgrid(*([z1] * d), indexing="ij")
+    Z = torch.tensor(np.stack([g.reshape(-1) for g in grids], -1))           # (n^d, d)
+    Wt = torch.tensor(np.prod(np.stack(np.meshgrid(*([w1] * d), indexing="ij")), 0).reshape(-1))
+    eps = Z @ S.transpose(-1, -2)                                            # (..., n^d, d)
+    g = grad(w.unsqueeze(-2) + eps)
+    return (Wt[:, None] * g).sum(-2)

@@ -1,6 +1,9 @@
-"""Claims of Zhu et al., ICML 2023 (arXiv 2306.02913): D-SGD ≈ average-direction SAM (THEORY.md §4,
-per-mode forms §3). Computations live in `analysis.sam`; the `experiment_*` functions here are
-shared with the figures in paper_figs/dsgd_sam_*.py. Runs use one torch thread (tiny tensors)."""
+"""Claims of Zhu et al., ICML 2023 (arXiv 2306.02913): D-SGD ≈ average-direction SAM (docs/theory.md §4;
+per-mode stationary forms §3). Computations live in `analysis.sam`; predictions are closed forms written
+from the formulas (per-mode Lyapunov sums, Gauss–Hermite convolutions, Taylor bounds), never moments of
+the simulated algorithm's own step function; the exact moments of analysis/linear.py are shown beside
+them as a cross-check (`reported`). Every claim declares negative controls (verify/sabotage.py).
+Runs use one torch thread (tiny tensors)."""
 from __future__ import annotations
 
 import math
@@ -10,21 +13,33 @@ import torch
 
 import dynamics
 import landscapes
-from analysis import linear, sam
+from analysis import linear, sam, stats
 from dynamics import topology as T
 
+from . import sabotage
 from .claims import Evidence, claim, combine, compare, one_thread, value
 
+SIZES = {
+    "quick": {"residual_cfg": 12, "cubics": 8, "trajectory": (32, 300), "batch": (48, 150, 300),
+              "gap": (48, 300), "posterior": (48, 300, 600), "flat": (200, 1500), "smoothing": (32, 200, 600)},
+    "full": {"residual_cfg": 64, "cubics": 32, "trajectory": (128, 2000), "batch": (128, 300, 1500),
+             "gap": (192, 1000), "posterior": (192, 600, 3000), "flat": (1000, 4000), "smoothing": (96, 300, 2000)},
+}
+
 PAPER = "Zhu et al., 'Decentralized SGD and average-direction SAM are asymptotically equivalent', ICML 2023 (arXiv 2306.02913)"
-Z = 1.959963984540054
 F64 = torch.float64
+BAND = 0.1  # relative equivalence band of simulation against a closed form
 
 
-def mean_ci(samples, z: float = Z):
-    a = np.asarray(samples, dtype=float)
-    m, se = float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a)))
-    return value(m, m - z * se, m + z * se)
+def _size(quick: bool) -> dict:
+    return SIZES["quick" if quick else "full"]
 
+
+def _rel(a, b) -> float:
+    return float(abs(a - b) / abs(b)) if b else float("inf")
+
+
+# ---------------------------------------------------------------- landscapes used only here
 
 class Cubic:
     """f(w) = (1/6) T[w,w,w] + ½ wᵀQw + bᵀw with T symmetric (d,d,d); gradient ½T[w,w] + Qw + b,
@@ -48,16 +63,54 @@ class Cubic:
         return torch.einsum("ijk,...k->...ij", self.T, w) + self.Q
 
 
+class Rough:
+    """A rough 2-D landscape L(w) = ½(h₁w₁² + h₂w₂²) + a₁cos(k₁w₁) + a₂cos(k₂w₂) + a₃cos(k₃(w₁+w₂)):
+    a smooth bowl plus ripples of three wave-vectors (the gradient-smoothing setting of docs/theory.md §4).
+    Gradient and Hessian by hand."""
+    dim = 2
+
+    def __init__(self, h=(1.0, 1.0), a=(0.15, 0.05, 0.05), k=(5.0, 10.0, 4.0)):
+        self.h, self.a, self.k = h, a, k
+
+    def f(self, w):
+        w1, w2 = w[..., 0], w[..., 1]
+        (h1, h2), (a1, a2, a3), (k1, k2, k3) = self.h, self.a, self.k
+        return (0.5 * (h1 * w1 ** 2 + h2 * w2 ** 2) + a1 * torch.cos(k1 * w1) + a2 * torch.cos(k2 * w2)
+                + a3 * torch.cos(k3 * (w1 + w2)))
+
+    def grad(self, w):
+        w1, w2 = w[..., 0], w[..., 1]
+        (h1, h2), (a1, a2, a3), (k1, k2, k3) = self.h, self.a, self.k
+        s3 = -a3 * k3 * torch.sin(k3 * (w1 + w2))
+        return torch.stack([h1 * w1 - a1 * k1 * torch.sin(k1 * w1) + s3,
+                            h2 * w2 - a2 * k2 * torch.sin(k2 * w2) + s3], -1)
+
+    def hess(self, w):
+        w1, w2 = w[..., 0], w[..., 1]
+        (h1, h2), (a1, a2, a3), (k1, k2, k3) = self.h, self.a, self.k
+        c3 = -a3 * k3 ** 2 * torch.cos(k3 * (w1 + w2))
+        return torch.stack([torch.stack([h1 - a1 * k1 ** 2 * torch.cos(k1 * w1) + c3, c3], -1),
+                            torch.stack([c3, h2 - a2 * k2 ** 2 * torch.cos(k2 * w2) + c3], -1)], -2)
+
+
+def _residual(land, x, coef: float = 0.5) -> torch.Tensor:
+    """(1/K) Σ_j ∇L(x_j) − ∇L(w_a) − coef·∇Tr(H(w_a)Ξ); coef = ½ is the expansion's prediction."""
+    wa = x.mean(-2)
+    return land.grad(x).mean(-2) - land.grad(wa) - coef * sam.grad_trace_hess(land, wa, sam.consensus_cov(x))
+
+
+# ---------------------------------------------------------------- experiments
+
 # landscape, kwargs, base point, r range (small enough for the r^3 term to dominate the r^4 one)
 RESIDUAL_CASES = [("quartic", {}, [0.7], (1e-3, 1e-1)),
                   ("muller_brown", {}, [-0.3, 0.8], (1e-4, 3e-3)),
                   ("styblinski_tang", {"d": 2}, [-1.0, 1.5], (1e-3, 1e-1))]
 
 
-def experiment_residual(quick=True, seed=0, K=8):
-    """Residual ‖(1/K)Σ∇L(w_j) − ∇L(w_a) − ½∇Tr(HΞ)‖ over random configurations of spread r
+def experiment_residual(quick=True, seed=0, K=8, coef=0.5):
+    """Residual ‖(1/K)Σ∇L(w_j) − ∇L(w_a) − coef·∇Tr(HΞ)‖ over random configurations of spread r
     (Tr Ξ = r²): per landscape the radii, residuals (configs, radii) and fitted slopes (configs,)."""
-    n_cfg = 12 if quick else 64
+    n_cfg = _size(quick)["residual_cfg"]
     g = torch.Generator().manual_seed(seed)
     out = {}
     for name, kw, w0, (lo, hi) in RESIDUAL_CASES:
@@ -66,71 +119,30 @@ def experiment_residual(quick=True, seed=0, K=8):
         u = u - u.mean(-2, keepdim=True)
         u = u / sam.consensus_trace(u).sqrt()[:, None, None]
         rs = np.logspace(math.log10(lo), math.log10(hi), 7)
-        res = np.stack([sam.expansion_residual(land, torch.tensor(w0, dtype=F64) + r * u).norm(dim=-1).numpy()
+        res = np.stack([_residual(land, torch.tensor(w0, dtype=F64) + r * u, coef).norm(dim=-1).numpy()
                         for r in rs], axis=1)
         slopes = np.array([np.polyfit(np.log(rs), np.log(row), 1)[0] for row in res])
         out[name] = {"r": rs, "residual": res, "slopes": slopes}
     return out
 
 
-@claim(
-    id="dsgd_sam.residual_order",
-    paper=PAPER + "; THEORY.md §4 (expansion, ICLR-2023 version; cubic/quartic statements derived)",
-    statement="(1/K) Σ_j ∇L(w_j) = ∇L(w_a) + ½∇Tr(H(w_a)Ξ) + O(‖δ‖³); exact for cubic L; for a 1-D quartic "
-              "the Gaussian smoothing gives L + ½L''ξ + ⅛L''''ξ² and the agent mean carries (1/6)L''''m₃.",
-    predicted="log–log slope 3 of the residual vs spread r; residual 0 on cubics; residual (1/6)L''''m₃ "
-              "(0 for symmetric configurations); E_{N(0,ξ)}L(w+ε) = L + ½L''ξ + ⅛L''''ξ²",
-    measured="slopes fitted per random configuration (quartic, Müller–Brown, Styblinski–Tang); max residual "
-             "on random cubics (d=3); quartic residual vs m₃; antithetic Monte Carlo of the smoothed loss",
-    tolerance="slope 3 ± 0.2; cubic ≤ 1e-10; m₃ relative 1e-8; smoothing: prediction within the 4-SE interval",
-    tolerance_reason="r ranges are chosen where the r⁴ term is < 10% of the r³ one; the others are exact "
-                     "identities up to float64 round-off; 4 SE makes a false alarm ~6e-5",
-    tags=("synthetic",),
-)
-def residual_order(ctx) -> Evidence:
-    with one_thread():
-        ex = experiment_residual(ctx.quick, ctx.seed)
-        pred, meas, verdicts = {}, {}, []
-        for name, e in ex.items():
-            s = e["slopes"]
-            meas[f"slope/{name}"] = value(float(s.mean()), float(s.min()), float(s.max()))
-            pred[f"slope/{name}"] = 3.0
-            verdicts.append("holds" if abs(s.min() - 3) <= 0.2 and abs(s.max() - 3) <= 0.2 else "fails")
-        g = torch.Generator().manual_seed(ctx.seed + 1)
-        worst = 0.0
-        for k in range(8 if ctx.quick else 32):
-            cub = Cubic(3, ctx.seed + k)
-            x = 2.0 * torch.randn(8, 3, generator=g, dtype=F64)
-            worst = max(worst, float(sam.expansion_residual(cub, x).abs().max()))
-        pred["cubic_max_residual"], meas["cubic_max_residual"] = 0.0, worst
-        verdicts.append(compare(0.0, worst, 1e-10))
-        q = landscapes.get("quartic")  # L'''' = 6
-        x = 0.7 + 0.3 * torch.randn(16, 6, 1, generator=g, dtype=F64)
-        m3 = (x - x.mean(-2, keepdim=True)).pow(3).mean(-2)
-        rel = float(((sam.expansion_residual(q, x) - m3).abs() / m3.abs()).max())
-        half = 0.3 * torch.randn(16, 3, 1, generator=g, dtype=F64)
-        sym = 0.7 + torch.cat([half, -half], dim=-2)
-        sym_res = float(sam.expansion_residual(q, sym).abs().max())
-        pred.update({"quartic_m3_rel_err": 0.0, "quartic_symmetric_residual": 0.0})
-        meas.update({"quartic_m3_rel_err": rel, "quartic_symmetric_residual": sym_res})
-        verdicts += [compare(0.0, rel, 1e-8), compare(0.0, sym_res, 1e-10)]
-        w, xi = torch.tensor([0.7], dtype=F64), 0.09
-        val, se = sam.sam_objective(q, w, torch.tensor([[xi]], dtype=F64), samples=2 ** 18, seed=ctx.seed)
-        expect = float(q.f(w) + 0.5 * q.hess(w)[0, 0] * xi + 6 / 8 * xi ** 2)
-        pred["smoothed_quartic"] = expect
-        meas["smoothed_quartic"] = value(float(val), float(val - 4 * se), float(val + 4 * se))
-        verdicts.append("holds" if abs(float(val) - expect) <= 4 * float(se) else "fails")
-    return Evidence(combine(verdicts), pred, meas, regime={"K": 8, "quick": ctx.quick},
-                    notes=f"slope intervals are [min, max] over configurations; r ranges "
-                          f"{ {c[0]: c[3] for c in RESIDUAL_CASES} }")
+def _st_map_slope(u, xi, lr):
+    """φ'(u) for the SAM step on Styblinski–Tang per coordinate: φ(u) = u − η(g(u) + ½g''(u)ξ) with
+    g(u) = 2u³ − 16u + 2.5 (so g'' = 12u), φ'(u) = 1 − η(6u² − 16 + 6ξ)."""
+    return 1 - lr * (6 * u * u - 16 + 6 * xi)
 
 
-def experiment_trajectory(quick=True, seed=0, K=16, lr=0.01, sigma=8.0):
+ROUNDOFF = 1e-12  # absolute float64 slack added to the bound (iterates are O(3), ~1e-16 per operation)
+
+
+def experiment_trajectory(quick=True, seed=0, K=16, lr=0.01, sigma=8.0, world=None):
     """D-SGD (ring K) on Styblinski–Tang d=2 from its minimum with isotropic noise σ; paired runs of the
     SAM optimiser fed D-SGD's Ξ(t) (sigma points: exact Gaussian average for a quartic) and of GD, both
-    with D-SGD's mean gradient noise. Returns per-step drift errors and the theorem's bound."""
+    with D-SGD's mean gradient noise. `world`: None, 'half_step' (D-SGD's update halved) or
+    'non_mean_preserving' (row- but not column-stochastic mixing). Returns per-step gaps, the
+    accumulated bound G(t) (see `trajectory_equivalence`) and the per-step Taylor checks."""
     land = landscapes.get("styblinski_tang", d=2)
-    R, steps = (32, 300) if quick else (128, 2000)
+    R, steps = _size(quick)["trajectory"]
     orc = landscapes.oracle(land, noise="isotropic", sigma=sigma)
     noise = []
 
@@ -139,84 +151,84 @@ def experiment_trajectory(quick=True, seed=0, K=16, lr=0.01, sigma=8.0):
         noise.append((gr - land.grad(x)).mean(-2))
         return loss, gr
 
-    m = dynamics.make("dsgd", T.ring(K), lr=lr)
+    top = T.ring(K)
+    if world == "non_mean_preserving":
+        W = 0.8 * top.W(0) + 0.2 * torch.zeros(K, K, dtype=F64).index_fill_(1, torch.tensor([0]), 1.0)
+        top = T.custom(W, name="ring leaking to worker 0")
+    m = dynamics.make("dsgd", top, lr=lr)
+    if world == "half_step":
+        m = sabotage.half_step(m)
     xstar = land.minima()[0].x
     st = m.init(xstar.expand(R, K, 2).clone())
     gen = torch.Generator().manual_seed(seed)
     w_s = w_g = xstar.expand(R, 2).clone()
-    err_s, err_g, bound, gap_s, gap_g, trxi = [], [], [], [], [], []
+    G = torch.zeros(R, 2, dtype=F64)
+    ratio_s = torch.zeros(R, dtype=F64)
+    ratio_g = torch.zeros(R, dtype=F64)
+    every = max(1, steps // 150)
+    ts, gs_med, gg_med, G_med, step_ratio, err_med, egd_med = [], [], [], [], [], [], []
     for t in range(steps):
         x = st.x
         wa = x.mean(-2)
         Xi = sam.consensus_cov(x)
-        d_d = land.grad(x).mean(-2)
-        d_s = land.grad(wa.unsqueeze(-2) + sam.sigma_points(Xi)).mean(-2)
-        err_s.append((d_d - d_s).norm(dim=-1))
-        err_g.append((d_d - land.grad(wa)).norm(dim=-1))
+        xi = Xi.diagonal(dim1=-2, dim2=-1)
         dl = x - wa.unsqueeze(-2)
-        bound.append(2.0 * dl.abs().pow(3).sum(-1).mean(-1))  # (max L''''/6) (1/K) Σ_j ‖δ_j‖₃³, L'''' = 12
-        trxi.append(sam.consensus_trace(x))
+        b = 2.0 * dl.abs().pow(3).mean(-2)            # (max|L''''|/6)(1/K)Σ_j |δ_ij|³ per coordinate
+        lo, hi = wa - G, wa + G
+        c = torch.maximum(_st_map_slope(lo, xi, lr).abs(), _st_map_slope(hi, xi, lr).abs())
+        c = torch.where((lo < 0) & (hi > 0), torch.maximum(c, _st_map_slope(torch.zeros_like(lo), xi, lr).abs()), c)
+        G = c * G + lr * b
+        # per-step Taylor check of the drift (reported)
+        eps = sam.sigma_points(Xi)
+        d_d = land.grad(x).mean(-2)
+        d_s = land.grad(wa.unsqueeze(-2) + eps).mean(-2)
+        e_s, e_g = (d_d - d_s).norm(dim=-1), (d_d - land.grad(wa)).norm(dim=-1)
+        ok = b.sum(-1) > 0
+        if bool(ok.any()):
+            step_ratio.append(float((e_s[ok] / b.sum(-1)[ok]).max()))
         st = m.step(st, rec_oracle, t, gen)
         nb = noise[-1]
-        w_s = sam.sam_step(land.grad, w_s, lr, sam.sigma_points(Xi)) - lr * nb
+        w_s = sam.sam_step(land.grad, w_s, lr, eps) - lr * nb
         w_g = w_g - lr * land.grad(w_g) - lr * nb
         wa1 = st.x.mean(-2)
-        gap_s.append((wa1 - w_s).norm(dim=-1))
-        gap_g.append((wa1 - w_g).norm(dim=-1))
-    f = lambda a: torch.stack(a).numpy()  # noqa: E731
-    return {"err_sam": f(err_s), "err_gd": f(err_g), "bound": f(bound), "gap_sam": f(gap_s),
-            "gap_gd": f(gap_g), "trxi": f(trxi), "lr": lr, "steps": steps, "R": R}
-
-
-@claim(
-    id="dsgd_sam.trajectory_equivalence",
-    paper=PAPER + ", main theorem (THEORY.md §4)",
-    statement="E[w_a(t+1)] = w_a(t) − η E_{ε~N(0,Ξ(t))} ∇L(w_a + ε) + O(η E‖ε‖³ + (η/K) Σ_j ‖w_j − w_a‖³).",
-    predicted="per step ‖(1/K)Σ_j∇L(w_j) − E_ε∇L(w_a+ε)‖ ≤ (max L''''/6)(1/K)Σ_j‖δ_j‖₃³ (Styblinski–Tang: "
-              "L'''' = 12 per coordinate, Gaussian third moments vanish); plain GD misses ½∇Tr(HΞ) = O(‖δ‖²)",
-    measured="D-SGD (ring, K=16, noise σ=8) on Styblinski–Tang d=2 from its minimum; paired SAM optimiser fed "
-             "D-SGD's Ξ(t) (sigma points) and GD with the same mean noise; per-step drift errors and the "
-             "whole-run gap between the trajectories",
-    tolerance="max ratio error/bound ≤ 1 (+1e-9); SAM drift error < GD drift error (median ratio < 0.5)",
-    tolerance_reason="the bound is a strict Taylor bound for a quartic; the GD comparison is the claim's point",
-    tags=("synthetic",),
-)
-def trajectory_equivalence(ctx) -> Evidence:
-    with one_thread():
-        ex = experiment_trajectory(ctx.quick, ctx.seed)
-    ok = ex["trxi"] > 0
-    ratio = float((ex["err_sam"][ok] / ex["bound"][ok]).max())
-    med = float(np.median(ex["err_sam"][ok] / ex["err_gd"][ok]))
-    gs, gg = ex["gap_sam"][-1], ex["gap_gd"][-1]
-    bound_run = float(ex["lr"] * ex["bound"].sum(0).max())
-    v = combine(["holds" if ratio <= 1 + 1e-9 else "fails", "holds" if med < 0.5 else "fails"])
-    return Evidence(v, predicted={"max_err_over_bound": "<= 1", "median_err_sam_over_err_gd": "< 0.5",
-                                  "run_gap_bound(η Σ_t bound_t, nonexpansive step)": bound_run},
-                    measured={"max_err_over_bound": ratio, "median_err_sam_over_err_gd": med,
-                              "final_gap_sam": mean_ci(gs), "final_gap_gd": mean_ci(gg),
-                              "max_gap_sam": float(ex["gap_sam"].max()), "mean_TrXi": float(ex["trxi"][ok].mean())},
-                    regime={"K": 16, "topology": "ring", "lr": ex["lr"], "steps": ex["steps"], "R": ex["R"]},
-                    notes="SAM fed D-SGD's Ξ(t) tracks the averaged model to third order; GD drifts by ½∇Tr(HΞ)")
+        gap_s, gap_g = (wa1 - w_s).abs(), (wa1 - w_g).abs()
+        ratio_s = torch.maximum(ratio_s, (gap_s / (G + ROUNDOFF)).amax(-1))
+        ratio_g = torch.maximum(ratio_g, (gap_g / (G + ROUNDOFF)).amax(-1))
+        if t % every == 0 or t == steps - 1:
+            ts.append(t + 1)
+            gs_med.append(float(gap_s.norm(dim=-1).median()))
+            gg_med.append(float(gap_g.norm(dim=-1).median()))
+            G_med.append(float(G.norm(dim=-1).median()))
+            err_med.append(float(e_s.median()))
+            egd_med.append(float(e_g.median()))
+    return {"ratio_sam": ratio_s.numpy(), "ratio_gd": ratio_g.numpy(), "final_gap_sam": gap_s.norm(dim=-1).numpy(),
+            "final_gap_gd": gap_g.norm(dim=-1).numpy(), "final_bound": G.norm(dim=-1).numpy(),
+            "step_ratio_max": max(step_ratio) if step_ratio else float("nan"),
+            "t": ts, "gap_sam_median": gs_med, "gap_gd_median": gg_med, "bound_median": G_med,
+            "drift_err_sam_median": err_med, "drift_err_gd_median": egd_med,
+            "lr": lr, "steps": steps, "R": R, "K": K, "sigma": sigma}
 
 
 QUAD_H = np.diag([1.0, 3.0])
 TOPS = {"complete": T.complete, "exponential": T.exponential, "grid": T.grid, "ring": T.ring}
 
 
-def simulate_xi(top, lr, sigma, batch, R, burn, steps, seed, method="dsgd", record=False):
-    """D-SGD (or C-SGD) on the quadratic ½xᵀ diag(1,3) x, isotropic noise σ/√B, workers start at x* = 0.
-    Returns per-replica time averages of ½Tr(HΞ) (or of ½Tr(H P) about 0 for C-SGD) and Tr Ξ, plus
-    the mean trajectory of Tr Ξ if record."""
+def simulate_xi(method, lr, sigma, batch, R, burn, steps, seed, record=False):
+    """`method` (D-SGD or C-SGD, possibly sabotaged) on the quadratic ½xᵀ diag(1,3) x, isotropic noise
+    σ/√B, workers start at x* = 0. Returns per-replica time averages over steps burn+1..burn+steps of
+    ½Tr(HΞ) (C-SGD: ½Tr(H wwᵀ) of its one model) and Tr Ξ, plus (record) the per-step replica mean and
+    standard deviation of Tr Ξ(t), t = 0..burn+steps."""
     land = landscapes.get("quadratic", H=torch.tensor(QUAD_H))
     orc = landscapes.oracle(land, noise="isotropic", sigma=sigma, batch=batch)
-    m = dynamics.make(method, top, lr=lr)
-    st = m.init(torch.zeros(R, top.K, 2, dtype=F64))
+    K = method.topology.K
+    st = method.init(torch.zeros(R, K, 2, dtype=F64))
     gen = torch.Generator().manual_seed(seed)
     H = torch.tensor(QUAD_H)
-    acc_h, acc_t, traj = torch.zeros(R, dtype=F64), torch.zeros(R, dtype=F64), [0.0]
+    acc_h, acc_t = torch.zeros(R, dtype=F64), torch.zeros(R, dtype=F64)
+    tr_mean, tr_sd = [0.0], [0.0]
     for t in range(burn + steps):
-        st = m.step(st, orc, t, gen)
-        if method == "csgd":
+        st = method.step(st, orc, t, gen)
+        if method.name.startswith("csgd"):
             w = st.x[:, 0]
             hq = 0.5 * ((w @ H) * w).sum(-1)
             tr = torch.zeros(R, dtype=F64)
@@ -224,19 +236,34 @@ def simulate_xi(top, lr, sigma, batch, R, burn, steps, seed, method="dsgd", reco
             Xi = sam.consensus_cov(st.x)
             hq, tr = 0.5 * (H * Xi).sum((-1, -2)), Xi.diagonal(dim1=-2, dim2=-1).sum(-1)
         if record:
-            traj.append(float(tr.mean()))
+            tr_mean.append(float(tr.mean()))
+            tr_sd.append(float(tr.std()))
         if t >= burn:
             acc_h += hq
             acc_t += tr
-    return (acc_h / steps).numpy(), (acc_t / steps).numpy(), np.array(traj)
+    return (acc_h / steps).numpy(), (acc_t / steps).numpy(), np.array(tr_mean), np.array(tr_sd)
 
 
 BATCHES = (1, 2, 4, 8)
 LR_PER_SAMPLE = 0.02 / 16  # η = c·KB (linear scaling rule)
 
 
-def experiment_batch(quick=True, seed=0, K=16, sigma=1.0):
-    R0, burn, steps = (48, 150, 300) if quick else (256, 300, 2000)
+def csgd_half_trace_hp(lr, sigma, K, B, ts) -> float:
+    """C-SGD on ½xᵀHx (H diagonal), noise σ²/(KB) on its one model from w = 0: per coordinate
+    P(t) = P∞(1 − (1 − ηh)^{2t}), P∞ = ησ²/(KB·h(2 − ηh)); returns the mean over ts of ½Tr(HP(t))."""
+    h = np.diag(QUAD_H)
+    ts = np.asarray(ts, dtype=float)[:, None]
+    pinf = lr * sigma ** 2 / (K * B * h * (2 - lr * h))
+    return float(np.mean(np.sum(0.5 * h * pinf * (1 - (1 - lr * h) ** (2 * ts)), -1)))
+
+
+def experiment_batch(quick=True, seed=0, K=16, sigma=1.0, lr_scale=1.0):
+    """½Tr(HΞ) of D-SGD (ring, grid, exponential) and ½Tr(HP) of C-SGD under η = c·KB. Predictions:
+    the per-mode closed form (`analysis.sam.xi_modes`) averaged over the measured window at the nominal
+    η; cross-check: exact moments of analysis/linear.py of the simulated algorithm's own step.
+    lr_scale ≠ 1 simulates every algorithm at a mis-set step (the prediction stays at the nominal η)."""
+    R0, burn, steps = _size(quick)["batch"]
+    ts = np.arange(burn + 1, burn + steps + 1)
     out = {}
     for name in ("ring", "grid", "exponential", "csgd"):
         R = 8 * R0 if name == "csgd" else R0  # one model: 8x the replicas for a comparable CI
@@ -244,102 +271,49 @@ def experiment_batch(quick=True, seed=0, K=16, sigma=1.0):
         for B in BATCHES:
             lr = LR_PER_SAMPLE * K * B
             top = T.ring(K) if name == "csgd" else TOPS[name](K)
-            meas, _, _ = simulate_xi(top, lr, sigma, B, R, burn, steps, seed + B,
-                                     method="csgd" if name == "csgd" else "dsgd")
+            meth = sabotage.make("csgd" if name == "csgd" else "dsgd", top, lr=lr, lr_scale=lr_scale)
+            hq, _, _, _ = simulate_xi(meth, lr, sigma, B, R, burn, steps, seed + B)
             if name == "csgd":
-                h = np.diag(QUAD_H)
-                pred = float(np.sum(lr * sigma ** 2 / (2 * K * B * (2 - lr * h))))
-                alt = pred
+                pred = csgd_half_trace_hp(lr, sigma, K, B, ts)
+                xm, xc = linear.stationary_x(meth, QUAD_H, np.zeros(2), torch.zeros(K, 2, dtype=F64), sigma ** 2 / B)
+                exact = 0.5 * float(np.trace(QUAD_H @ xc[:2, :2]))  # stationary, one model
             else:
-                Xi = sam.stationary_xi(dynamics.make("dsgd", top, lr=lr), QUAD_H, np.zeros(2),
-                                       torch.zeros(K, 2, dtype=F64), sigma ** 2 / B)
-                pred = 0.5 * float(np.trace(QUAD_H @ Xi))
-                alt = 0.5 * float(np.trace(QUAD_H @ sam.stationary_xi_modes(top.W(0).numpy(), QUAD_H, lr,
-                                                                              sigma ** 2, B)))
-            rows.append({"B": B, "KB": K * B, "lr": lr, "pred": pred, "pred_modes": alt, "meas": mean_ci(meas)})
+                Xi_t = sam.xi_modes(top.W(0).numpy(), QUAD_H, lr, sigma ** 2, B, t=ts)
+                pred = 0.5 * float(np.mean(np.einsum("ij,tji->t", QUAD_H, Xi_t)))
+                exact = 0.5 * float(np.trace(QUAD_H @ sam.stationary_xi(meth, QUAD_H, np.zeros(2),
+                                                                         torch.zeros(K, 2, dtype=F64), sigma ** 2 / B)))
+            rows.append({"B": B, "KB": K * B, "lr": lr, "pred": pred, "exact_moments_stationary": exact,
+                         "meas": stats.mean_ci(hq), "samples": hq})
         out[name] = rows
     return out
 
 
-@claim(
-    id="dsgd_sam.sharpness_vs_batch",
-    paper=PAPER + " (batch-size discussion); THEORY.md §4 [derived per-mode forms]",
-    statement="Under the linear scaling rule η ∝ KB the sharpness regulariser ½Tr(HΞ) of D-SGD does not "
-              "decrease as the total batch grows, while the centralised noise term stays flat.",
-    predicted="½Tr(H E[Ξ]) from analysis/linear.py (checked against the per-mode closed forms); C-SGD "
-              "½Tr(HP) = Σ_h ηr/(2KB(2 − ηh))",
-    measured="time-averaged ½Tr(HΞ) (D-SGD) and ½Tr(HP) (C-SGD) over replicas, 95% CI; quadratic "
-             "diag(1,3), σ=1, K=16, B ∈ {1,2,4,8}, η = 0.02·B",
-    tolerance="prediction band ±10% must contain the CI; growth: CI of the ratio largest/smallest batch > 1",
-    tolerance_reason="10% equivalence band: a finite-run CI of a few % must fit in it",
-    tags=("synthetic",),
-)
-def sharpness_vs_batch(ctx) -> Evidence:
-    with one_thread():
-        ex = experiment_batch(ctx.quick, ctx.seed)
-    pred, meas, vs = {}, {}, []
-    for name, rows in ex.items():
-        for r in rows:
-            key = f"{name}/KB={r['KB']}"
-            pred[key], meas[key] = r["pred"], r["meas"]
-            vs.append(compare(r["pred"], r["meas"], 0.1 * r["pred"], "ci"))
-            if abs(r["pred_modes"] - r["pred"]) > 1e-9 * r["pred"]:
-                vs.append("fails")
-        lo_last, lo_first = r["meas"]["ci_low"], rows[0]["meas"]["ci_high"]
-        pred[f"{name}/growth_ratio"] = rows[-1]["pred"] / rows[0]["pred"]
-        meas[f"{name}/growth_ratio"] = rows[-1]["meas"]["value"] / rows[0]["meas"]["value"]
-        if name != "csgd":
-            vs.append("holds" if lo_last > lo_first else "fails")
-    return Evidence(combine(vs), pred, meas, regime={"K": 16, "batches": list(BATCHES), "lr": "0.02·B"},
-                    notes="D-SGD ½Tr(HΞ) grows ∝ η²/B ∝ B under linear scaling; C-SGD stays flat up to (2 − ηh)")
-
-
-def experiment_gap(quick=True, seed=0, K=16, lr=0.05, sigma=1.0):
-    R, steps = (48, 300) if quick else (256, 1000)
+def experiment_gap(quick=True, seed=0, K=16, lr=0.05, sigma=1.0, lr_scale=1.0):
+    """Tr Ξ(t) of D-SGD per topology from a common start: closed form per mode (nominal η) over time and
+    averaged over the second half; simulation (step η·lr_scale) per-replica averages and per-step
+    mean/sd; cross-check by the exact moments of the simulated algorithm's own step (analysis/linear.py)."""
+    R, steps = _size(quick)["gap"]
+    half = steps // 2
+    ts = np.arange(0, steps + 1)
     out = {}
     for name, build in TOPS.items():
         top = build(K)
-        m = dynamics.make("dsgd", top, lr=lr)
+        m = sabotage.make("dsgd", top, lr=lr, lr_scale=lr_scale)
+        Xi_t = sam.xi_modes(top.W(0).numpy(), QUAD_H, lr, sigma ** 2, 1, t=ts)
+        pred = np.trace(Xi_t, axis1=1, axis2=2)
         st = linear.init_state(m, QUAD_H, np.zeros(2), torch.zeros(K, 2, dtype=F64))
         aff = linear.step_map(m, QUAD_H, np.zeros(2), st)
         S = linear.noise_blocks(sigma ** 2, K, 2)
         mean, P = np.zeros(K * 2), np.zeros((K * 2, K * 2))
-        pred = [0.0]
+        exact = [0.0]
         for _ in range(steps):
             mean, P = linear.propagate(aff, S, mean, P)
-            pred.append(float(np.trace(linear.consensus_cov(mean.reshape(K, 2), P, K, 2))))
-        _, tr, traj = simulate_xi(top, lr, sigma, 1, R, steps // 2, steps - steps // 2, seed, record=True)
-        out[name] = {"gap": top.spectral_gap, "pred": np.array(pred), "traj": traj, "meas": mean_ci(tr),
-                     "pred_stat": float(np.mean(pred[steps // 2 + 1:]))}
+            exact.append(float(np.trace(linear.consensus_cov(mean.reshape(K, 2), P, K, 2))))
+        _, tr, tm, tsd = simulate_xi(m, lr, sigma, 1, R, half, steps - half, seed, record=True)
+        out[name] = {"gap": top.spectral_gap, "pred": pred, "exact": np.array(exact), "traj": tm,
+                     "traj_se": tsd / math.sqrt(R), "samples": tr, "meas": stats.mean_ci(tr),
+                     "pred_stat": float(np.mean(pred[half + 1:])), "exact_stat": float(np.mean(exact[half + 1:]))}
     return out
-
-
-@claim(
-    id="dsgd_sam.consensus_vs_gap",
-    paper=PAPER + "; THEORY.md §4 [derived: Tr E[Ξ] ≈ (η²Tr R/B)(1/K)Σ_{j≥2} 1/(1−λ_j²)]",
-    statement="The consensus distance Tr Ξ (hence the SAM radius) grows as the spectral gap shrinks: "
-              "complete < exponential < grid < ring.",
-    predicted="Tr E[Ξ(t)] propagated exactly by analysis/linear.py, averaged over the second half of the run",
-    measured="Tr Ξ of simulated D-SGD (K=16, η=0.05, σ=1, quadratic diag(1,3)) averaged over the second "
-             "half, 95% CI over replicas",
-    tolerance="±10% band around the prediction must contain the CI; order by CI separation",
-    tolerance_reason="10% equivalence band; the CI is a few %",
-    tags=("synthetic",),
-)
-def consensus_vs_gap(ctx) -> Evidence:
-    with one_thread():
-        ex = experiment_gap(ctx.quick, ctx.seed)
-    pred, meas, vs = {}, {}, []
-    names = list(ex)
-    for n in names:
-        pred[f"{n} (gap {ex[n]['gap']:.3f})"] = ex[n]["pred_stat"]
-        meas[f"{n} (gap {ex[n]['gap']:.3f})"] = ex[n]["meas"]
-        vs.append(compare(ex[n]["pred_stat"], ex[n]["meas"], 0.1 * ex[n]["pred_stat"], "ci"))
-    order = all(ex[a]["meas"]["ci_high"] < ex[b]["meas"]["ci_low"] for a, b in zip(names, names[1:]))
-    vs.append("holds" if order else "inconclusive")
-    return Evidence(combine(vs), pred, meas, regime={"K": 16, "lr": 0.05, "sigma": 1.0},
-                    notes="order complete < exponential < grid < ring " + ("separated by CIs" if order else
-                                                                            "not separated by CIs"))
 
 
 def blr_problem(N=200, seed=0, noise_sd=0.5, alpha=1.0):
@@ -358,17 +332,20 @@ def blr_problem(N=200, seed=0, noise_sd=0.5, alpha=1.0):
     return {"H": H, "post": post, "C": C, "theta_map": tmap, "N": N}
 
 
-def experiment_posterior(quick=True, seed=0, K=16, lr=0.05):
+def experiment_posterior(quick=True, seed=0, K=16, lr=0.05, lr_scale=1.0):
     """Stationary Ξ of D-SGD (ring K) on the Bayesian-linear-regression loss with Gaussian minibatch-like
-    noise C/B (B = 1): predicted (linear.py), simulated, and the exact posterior covariance."""
+    noise C/B (B = 1): closed form per mode (nominal η, averaged over the measured window), simulated
+    (step η·lr_scale), exact moments of the simulated step (cross-check), and the exact posterior."""
     p = blr_problem(seed=seed)
     H, C = p["H"], p["C"]
     top = T.ring(K)
-    m = dynamics.make("dsgd", top, lr=lr)
-    pred = sam.stationary_xi(m, H, np.zeros(2), torch.zeros(K, 2, dtype=F64), C)
+    m = sabotage.make("dsgd", top, lr=lr, lr_scale=lr_scale)
+    R, burn, steps = _size(quick)["posterior"]
+    ts = np.arange(burn + 1, burn + steps + 1)
+    pred = sam.xi_modes(top.W(0).numpy(), H, lr, C, 1, t=ts).mean(0)
+    exact = sam.stationary_xi(m, H, np.zeros(2), torch.zeros(K, 2, dtype=F64), C)
     land = landscapes.get("quadratic", H=torch.tensor(H))
     orc = landscapes.oracle(land, noise="covariance", C=torch.tensor(C))
-    R, burn, steps = (48, 300, 600) if quick else (256, 600, 4000)
     st = m.init(torch.zeros(R, K, 2, dtype=F64))
     gen = torch.Generator().manual_seed(seed)
     acc = torch.zeros(R, 2, 2, dtype=F64)
@@ -377,7 +354,314 @@ def experiment_posterior(quick=True, seed=0, K=16, lr=0.05):
         if t >= burn:
             acc += sam.consensus_cov(st.x)
     meas = (acc / steps).numpy()
-    return {**p, "xi_pred": pred, "xi_reps": meas, "xi_meas": meas.mean(0), "lr": lr, "K": K}
+    return {**p, "xi_pred": pred, "xi_exact": exact, "xi_reps": meas, "xi_meas": meas.mean(0), "lr": lr, "K": K}
+
+
+def experiment_flat(quick=True, seed=0, K=8, lr=0.02, sigma=12.0, world=None):
+    """double_gaussian (sharp well x=−1, f''≈15.9; flat well x=1.5, f''≈1.78); every replica starts in the
+    sharp minimum. C-SGD, D-SGD (ring K) and the SAM optimiser fed a paired D-SGD run's Ξ(t) (sigma
+    points) with C-SGD-level noise σ/√K. world 'forced_consensus': D-SGD's workers replaced by their
+    average after every step (Ξ = 0). Returns per-replica indicators of ending right of the barrier top."""
+    land = landscapes.get("double_gaussian")
+    top_x = float([c.x for c in land.critical_points if c.kind == "max"][0])
+    R, steps = _size(quick)["flat"]
+    orc = landscapes.oracle(land, noise="isotropic", sigma=sigma)
+    sharp = max(land.minima(), key=lambda c: float(c.hessian_eigvals[0]))
+    x0 = torch.full((R, K, 1), float(sharp.x[0]), dtype=F64)
+    out = {}
+    for name in ("csgd", "dsgd"):
+        m = dynamics.make(name, T.ring(K), lr=lr)
+        if name == "dsgd" and world == "forced_consensus":
+            m = sabotage.wrap_step(m, lambda old, new: new._replace(x=new.x.mean(-2, keepdim=True).expand_as(new.x).clone()))
+        st = m.init(x0)
+        gen = torch.Generator().manual_seed(seed)
+        g2 = torch.Generator().manual_seed(seed + 1)
+        w = x0[:, 0].clone()
+        for t in range(steps):
+            if name == "dsgd":
+                eps = sam.sigma_points(sam.consensus_cov(st.x))
+                w = sam.sam_step(land.grad, w, lr, eps) - lr * sigma / math.sqrt(K) * torch.randn(
+                    w.shape, generator=g2, dtype=F64)
+            st = m.step(st, orc, t, gen)
+        out[name] = (st.x.mean(-2)[:, 0] > top_x).numpy().astype(float)
+        if name == "dsgd":
+            out["sam"] = (w[:, 0] > top_x).numpy().astype(float)
+    return {"flat": out, "R": R, "steps": steps, "K": K, "lr": lr, "sigma": sigma, "barrier": top_x}
+
+
+def experiment_smoothing(quick=True, seed=0, K=16, lr=0.05, sigma=(2.0, 0.7), every=10):
+    """D-SGD (ring K) on the rough landscape `Rough` with anisotropic gradient noise σ = (σ₁, σ₂); after
+    burn-in, every `every` steps: the agents' mean gradient ḡ, the gradient at the average ∇L(w_a), and
+    the Gaussian-smoothed gradient E_{ε~N(0,Ξ)}∇L(w_a + ε) by Gauss–Hermite quadrature (24² nodes) with
+    Ξ = D-SGD's consensus covariance, with Ξ's axes swapped (Ξ₁₁ ↔ Ξ₂₂, a wrong prediction for the
+    negative control) and the second-order Taylor form ∇L(w_a) + ½∇Tr(HΞ)."""
+    land = Rough()
+    R, burn, steps = _size(quick)["smoothing"]
+    sig = torch.tensor(sigma, dtype=F64)
+
+    def orc(x, t, rng):
+        return None, land.grad(x) + sig * torch.randn(x.shape, generator=rng, dtype=F64)
+
+    m = dynamics.make("dsgd", T.ring(K), lr=lr)
+    st = m.init(torch.zeros(R, K, 2, dtype=F64))
+    gen = torch.Generator().manual_seed(seed)
+    y, xq, xs, xt, xis = [], [], [], [], []
+    for t in range(burn + steps):
+        st = m.step(st, orc, t, gen)
+        if t >= burn and (t - burn) % every == 0:
+            x = st.x
+            wa, Xi = x.mean(-2), sam.consensus_cov(x)
+            g0 = land.grad(wa)
+            y.append(land.grad(x).mean(-2) - g0)
+            xq.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi) - g0)
+            xs.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi.flip(-1).flip(-2)) - g0)
+            xt.append(0.5 * sam.grad_trace_hess(land, wa, Xi))
+            xis.append(Xi)
+    f = lambda a: torch.stack(a, 1).numpy()  # noqa: E731  (R, n_times, d)
+    return {"y": f(y), "x_quad": f(xq), "x_swapped": f(xs), "x_taylor": f(xt), "Xi": f(xis),
+            "land": {"h": land.h, "a": land.a, "k": land.k}, "R": R, "K": K, "lr": lr, "sigma": list(sigma)}
+
+
+# ---------------------------------------------------------------- claims
+
+@claim(
+    id="dsgd_sam.residual_order",
+    paper=PAPER + "; docs/theory.md §4 (expansion, ICLR-2023 version; cubic/quartic statements derived)",
+    statement="(1/K) Σ_j ∇L(w_j) = ∇L(w_a) + ½∇Tr(H(w_a)Ξ) + O(‖δ‖³); exact for cubic L; for a 1-D quartic "
+              "the Gaussian smoothing gives L + ½L''ξ + ⅛L''''ξ² and the agent mean carries (1/6)L''''m₃.",
+    predicted="log–log slope 3 of the residual vs spread r; residual 0 on cubics; residual (1/6)L''''m₃ "
+              "(0 for symmetric configurations); E_{N(0,ξ)}L(w+ε) = L + ½L''ξ + ⅛L''''ξ²",
+    measured="slopes fitted per random configuration (quartic, Müller–Brown, Styblinski–Tang); max residual "
+             "on random cubics (d=3); quartic residual vs m₃; antithetic Monte Carlo of the smoothed loss",
+    tolerance="slope 3 ± 0.2 for every configuration; cubic ≤ 1e-10; m₃ relative 1e-8; smoothing: prediction "
+              "within the 4-SE interval",
+    tolerance_reason="r ranges are chosen where the r⁴ term is < 10% of the r³ one; the others are exact "
+                     "identities up to float64 round-off; 4 SE makes a false alarm ~6e-5",
+    tags=("synthetic",),
+    controls={"wrong_coefficient": "the predicted curvature term is ∇Tr(HΞ) instead of ½∇Tr(HΞ) "
+                                   "(sabotage.perturbed(½, 2)): the residual is O(r²) and nonzero on cubics"},
+)
+def residual_order(ctx) -> Evidence:
+    coef = sabotage.perturbed(0.5, 2.0) if ctx.sabotaged("wrong_coefficient") else 0.5
+    sz = _size(ctx.quick)
+    with one_thread():
+        ex = experiment_residual(ctx.quick, ctx.seed, coef=coef)
+        pred, meas, verdicts, bad = {}, {}, [], []
+        for name, e in ex.items():
+            s = e["slopes"]
+            meas[f"slope/{name}"] = value(float(s.mean()), float(s.min()), float(s.max()))
+            pred[f"slope/{name}"] = 3.0
+            ok = abs(s.min() - 3) <= 0.2 and abs(s.max() - 3) <= 0.2
+            verdicts.append("holds" if ok else "fails")
+            if not ok:
+                bad.append(f"{name} (slopes {s.min():.2f}–{s.max():.2f})")
+        g = torch.Generator().manual_seed(ctx.seed + 1)
+        worst = 0.0
+        for k in range(sz["cubics"]):
+            cub = Cubic(3, ctx.seed + k)
+            x = 2.0 * torch.randn(8, 3, generator=g, dtype=F64)
+            worst = max(worst, float(_residual(cub, x, coef).abs().max()))
+        pred["cubic_max_residual"], meas["cubic_max_residual"] = 0.0, worst
+        verdicts.append(compare(0.0, worst, 1e-10))
+        q = landscapes.get("quartic")  # L'''' = 6
+        x = 0.7 + 0.3 * torch.randn(16, 6, 1, generator=g, dtype=F64)
+        m3 = (x - x.mean(-2, keepdim=True)).pow(3).mean(-2)
+        rel = float(((_residual(q, x, coef) - m3).abs() / m3.abs()).max())
+        half = 0.3 * torch.randn(16, 3, 1, generator=g, dtype=F64)
+        sym = 0.7 + torch.cat([half, -half], dim=-2)
+        sym_res = float(_residual(q, sym, coef).abs().max())
+        pred.update({"quartic_m3_rel_err": 0.0, "quartic_symmetric_residual": 0.0})
+        meas.update({"quartic_m3_rel_err": rel, "quartic_symmetric_residual": sym_res})
+        verdicts += [compare(0.0, rel, 1e-8), compare(0.0, sym_res, 1e-10)]
+        w, xi = torch.tensor([0.7], dtype=F64), 0.09
+        val, se = sam.sam_objective(q, w, torch.tensor([[xi]], dtype=F64), samples=2 ** 18, seed=ctx.seed)
+        expect = float(q.f(w) + 0.5 * q.hess(w)[0, 0] * xi + 6 / 8 * xi ** 2)
+        pred["smoothed_quartic"] = expect
+        meas["smoothed_quartic"] = value(float(val), float(val - 4 * se), float(val + 4 * se))
+        verdicts.append("holds" if abs(float(val) - expect) <= 4 * float(se) else "fails")
+    v = combine(verdicts)
+    slopes = ", ".join(f"{n} {e['slopes'].min():.3f}–{e['slopes'].max():.3f}" for n, e in ex.items())
+    finding = (f"Residual slopes (min–max over {sz['residual_cfg']} configurations): {slopes}"
+               + (f"; outside 3 ± 0.2: {', '.join(bad)}" if bad else "")
+               + f"; largest cubic residual {worst:.1e}, quartic m₃ relative error {rel:.1e}.")
+    data = {n: {"r": e["r"], "median": np.median(e["residual"], 0), "lo": e["residual"].min(0),
+                "hi": e["residual"].max(0), "slope_mean": float(e["slopes"].mean()),
+                "slope_min": float(e["slopes"].min()), "slope_max": float(e["slopes"].max())}
+            for n, e in ex.items()}
+    return Evidence(v, pred, meas, regime={"K": 8, "quick": ctx.quick, "coefficient": coef},
+                    headline=[f"slope/{n}" for n in ex] + ["cubic_max_residual"], finding=finding,
+                    reported={"r_ranges": {c[0]: c[3] for c in RESIDUAL_CASES}},
+                    notes="slope intervals are [min, max] over configurations", data={"residual": data})
+
+
+@claim(
+    id="dsgd_sam.trajectory_equivalence",
+    paper=PAPER + ", main theorem (docs/theory.md §4)",
+    statement="E[w_a(t+1)] = w_a(t) − η E_{ε~N(0,Ξ(t))} ∇L(w_a + ε) + O(η E‖ε‖³ + (η/K) Σ_j ‖w_j − w_a‖³): "
+              "the averaged model follows the SAM trajectory fed D-SGD's Ξ(t) to third order in the spread.",
+    predicted="gap |w_a(t) − w_SAM(t)| ≤ G(t) per coordinate at every step, G(t+1) = c_t G(t) + η·2·(1/K)Σ_j|δ_ij|³ "
+              "(the theorem's remainder with its Styblinski–Tang constant, propagated through the SAM map's "
+              "Lipschitz constant c_t); the GD trajectory, which misses ½∇Tr(HΞ) = O(δ²), breaks the same bound",
+    measured="D-SGD (ring, K=16, η=0.01, noise σ=8) on Styblinski–Tang d=2 from its minimum; paired SAM optimiser "
+             "fed D-SGD's Ξ(t) (sigma points) and GD, both with D-SGD's mean gradient noise; max over steps of "
+             "gap/G per replica",
+    tolerance="max gap/(G + 1e-12) ≤ 1 over all steps and replicas; GD: fraction of replicas breaking the bound, "
+              "Wilson 95% interval above ½",
+    tolerance_reason="G is a rigorous bound under the theorem's assumptions (doubly stochastic W, the full "
+                     "step); 1e-12 absolute covers float64 round-off; the GD comparison shows the bound has power",
+    tags=("synthetic",),
+    controls={"half_step": "D-SGD's update halved (sabotage.half_step): w_a no longer takes the SAM step",
+              "non_mean_preserving": "mixing 0.8·W_ring + 0.2·(everyone copies worker 0): row- but not "
+                                     "column-stochastic, so mixing moves the average"},
+)
+def trajectory_equivalence(ctx) -> Evidence:
+    """Bound judged (from the theorem, constants explicit): with paired noise, w_a(t+1) − w_SAM(t+1) =
+    φ_t(w_a) − φ_t(w_SAM) − η(ḡ − E_ε∇L(w_a + ε)), φ_t the SAM step with Ξ(t). For Styblinski–Tang
+    (separable, L'''' = 12 per coordinate) the remainder is exactly η·2·(1/K)Σ_j δ_ij³ (sigma points
+    have zero third moment: the η E‖ε‖³ term vanishes), bounded by η·2·(1/K)Σ_j|δ_ij|³, and
+    |φ_t(a) − φ_t(b)| ≤ c_t|a − b| with c_t = max |φ_t'| = max |1 − η(6u² − 16 + 6Ξ_ii)| over
+    u ∈ [w_a − G, w_a + G] (which holds w_SAM by induction). Hence |gap_i(t)| ≤ G_i(t) (discrete
+    Grönwall) — a statement about the whole trajectory, not one step."""
+    world = next((w for w in ("half_step", "non_mean_preserving") if ctx.sabotaged(w)), None)
+    with one_thread():
+        ex = experiment_trajectory(ctx.quick, ctx.seed, world=world)
+    worst = float(ex["ratio_sam"].max())
+    v_sam = "holds" if worst <= 1 else "fails"
+    n_break = int((ex["ratio_gd"] > 1).sum())
+    wil = stats.wilson(n_break, ex["R"])
+    v_gd = stats.direction(wil, ">", 0.5)
+    v = combine([v_sam, v_gd])
+    finding = (f"Over {ex['steps']} steps and {ex['R']} replicas the SAM-trajectory gap reached at most "
+               f"{worst:.3g}× the accumulated bound ({'within' if v_sam == 'holds' else 'above'} it); "
+               f"GD broke the bound in {n_break}/{ex['R']} replicas (median final gap {np.median(ex['final_gap_gd']):.2e} "
+               f"vs SAM {np.median(ex['final_gap_sam']):.2e}, bound {np.median(ex['final_bound']):.2e}).")
+    return Evidence(v, predicted={"max_gap_over_bound/sam": "<= 1", "fraction_gd_breaking_bound": "> 0.5"},
+                    measured={"max_gap_over_bound/sam": worst, "fraction_gd_breaking_bound": wil,
+                              "final_gap/sam": stats.mean_ci(ex["final_gap_sam"]),
+                              "final_gap/gd": stats.mean_ci(ex["final_gap_gd"]),
+                              "final_bound": stats.mean_ci(ex["final_bound"])},
+                    headline=["max_gap_over_bound/sam", "fraction_gd_breaking_bound"], finding=finding,
+                    reported={"per-step drift error / Taylor bound (max)": ex["step_ratio_max"],
+                              "median max gap/bound, GD": float(np.median(ex["ratio_gd"]))},
+                    regime={"K": ex["K"], "topology": "ring", "lr": ex["lr"], "sigma": ex["sigma"],
+                            "steps": ex["steps"], "R": ex["R"], "world": world or "as stated"},
+                    data={k: ex[k] for k in ("t", "gap_sam_median", "gap_gd_median", "bound_median",
+                                              "drift_err_sam_median", "drift_err_gd_median", "lr", "steps", "R")})
+
+
+@claim(
+    id="dsgd_sam.sharpness_vs_batch",
+    paper=PAPER + " (batch-size discussion); docs/theory.md §4 [derived per-mode forms, §3]",
+    statement="Under the linear scaling rule η ∝ KB the sharpness regulariser ½Tr(HΞ) of D-SGD does not "
+              "decrease as the total batch grows, while the centralised noise term ½Tr(HP) of C-SGD stays "
+              "at its closed form (nearly flat, up to the factor 1/(2 − ηh)).",
+    predicted="½Tr(H E[Ξ]) from the per-mode closed form (Lyapunov sums over the graph modes j ≥ 2, nominal η); "
+              "C-SGD ½Tr(HP) = Σ_h ηr(1 − (1−ηh)^{2t})/(2KB(2 − ηh)), both averaged over the measured window",
+    measured="time-averaged ½Tr(HΞ) (D-SGD) and ½Tr(HP) (C-SGD) over replicas, 95% CI; quadratic "
+             "diag(1,3), σ=1, K=16, B ∈ {1,2,4,8}, η = 0.02·B",
+    tolerance="±10% band around the prediction must contain the CI (each topology and batch); growth: CI of "
+              "½Tr(HΞ) at KB=128 minus KB=16 above 0 (D-SGD topologies)",
+    tolerance_reason="10% equivalence band: finite-run CIs are 1–3%; a 20% error in η moves ½Tr(HΞ) by ~36%",
+    tags=("synthetic",),
+    controls={"lr_scale_0.8": "every algorithm simulated with 0.8× the nominal step (sabotage.make(lr_scale=0.8)); "
+                              "the closed form stays at the nominal η"},
+)
+def sharpness_vs_batch(ctx) -> Evidence:
+    lr_scale = 0.8 if ctx.sabotaged("lr_scale_0.8") else 1.0
+    with one_thread():
+        ex = experiment_batch(ctx.quick, ctx.seed, lr_scale=lr_scale)
+    pred, meas, rep, vs, missed, growth = {}, {}, {}, [], [], {}
+    for name, rows in ex.items():
+        for r in rows:
+            key = f"{name}/KB={r['KB']}"
+            pred[key], meas[key] = r["pred"], r["meas"]
+            rep[f"exact moments (stationary)/{key}"] = r["exact_moments_stationary"]
+            vv = compare(r["pred"], r["meas"], BAND * r["pred"], "ci")
+            vs.append(vv)
+            if vv != "holds":
+                missed.append(f"{key} ({r['meas']['value'] / r['pred']:.2f}× predicted)")
+        pred[f"{name}/growth_ratio"] = rows[-1]["pred"] / rows[0]["pred"]
+        rep[f"{name}/growth_ratio_measured"] = rows[-1]["meas"]["value"] / rows[0]["meas"]["value"]
+        if name != "csgd":
+            dci = stats.diff_ci(rows[-1]["samples"], rows[0]["samples"])
+            meas[f"{name}/increase KB=16→128"] = dci
+            growth[name] = stats.direction(dci, ">")
+            vs.append(growth[name])
+    v = combine(vs)
+    ratios = ", ".join("{} ×{:.2f}".format(n, rep[n + "/growth_ratio_measured"]) for n in ex)
+    finding = (f"½Tr(HΞ) from KB=16 to 128 (measured): {ratios}; D-SGD increase "
+               f"{', '.join(f'{n}: {g}' for n, g in growth.items())}; "
+               + (f"outside the ±10% band: {', '.join(missed)}." if missed else
+                  f"all {sum(len(r) for r in ex.values())} points inside the ±10% band of the closed form."))
+    data = {n: [{k: r[k] for k in ("B", "KB", "lr", "pred", "meas", "exact_moments_stationary")} for r in rows]
+            for n, rows in ex.items()}
+    return Evidence(v, pred, meas, regime={"K": 16, "batches": list(BATCHES), "lr": "0.02·B",
+                                           "lr_scale (simulation)": lr_scale},
+                    headline=["ring/KB=128", "ring/increase KB=16→128"], finding=finding, reported=rep,
+                    data={"rows": data})
+
+
+@claim(
+    id="dsgd_sam.consensus_vs_gap",
+    paper=PAPER + "; docs/theory.md §4 [derived: Tr E[Ξ] ≈ (η²Tr R/B)(1/K)Σ_{j≥2} 1/(1−λ_j²)], per-mode forms §3",
+    statement="The consensus distance Tr Ξ (hence the SAM radius) grows as the spectral gap shrinks: "
+              "complete < exponential < grid < ring, at the value of the per-mode closed form.",
+    predicted="Tr E[Ξ(t)] = (1/K) Σ_{j≥2} Σ_v η²σ²(1 − |λ_j − ηh_v|^{2t})/(1 − |λ_j − ηh_v|²) (per-mode Lyapunov "
+              "sums, written from the D-SGD recursion at the nominal η), averaged over the second half of the run",
+    measured="Tr Ξ of simulated D-SGD (K=16, η=0.05, σ=1, quadratic diag(1,3)) averaged over the second "
+             "half, 95% CI over replicas; order from paired differences between consecutive topologies",
+    tolerance="±10% band around the prediction must contain the CI; order: the paired-difference CI of each "
+              "consecutive pair below 0 (wholly above: fails; straddling: inconclusive)",
+    tolerance_reason="10% equivalence band; the CIs are ≲ 1%; a 20% error in η moves Tr Ξ by ~36%",
+    tags=("synthetic",),
+    controls={"lr_scale_0.8": "D-SGD simulated with 0.8× the nominal step (sabotage.make(lr_scale=0.8)); the "
+                              "closed form stays at the nominal η"},
+)
+def consensus_vs_gap(ctx) -> Evidence:
+    lr_scale = 0.8 if ctx.sabotaged("lr_scale_0.8") else 1.0
+    with one_thread():
+        ex = experiment_gap(ctx.quick, ctx.seed, lr_scale=lr_scale)
+    pred, meas, rep, vs, missed = {}, {}, {}, [], []
+    names = list(ex)
+    for n in names:
+        e = ex[n]
+        pred[n], meas[n] = e["pred_stat"], e["meas"]
+        rep[f"exact moments of the simulated step/{n}"] = e["exact_stat"]
+        rep[f"spectral gap/{n}"] = e["gap"]
+        vv = compare(e["pred_stat"], e["meas"], BAND * e["pred_stat"], "ci")
+        vs.append(vv)
+        if vv != "holds":
+            missed.append(f"{n} ({e['meas']['value'] / e['pred_stat']:.2f}× predicted)")
+    order = {}
+    for a, b in zip(names, names[1:]):
+        dci = stats.diff_ci(ex[a]["samples"], ex[b]["samples"], paired=True)  # same seed: common noise
+        meas[f"{a} − {b}"] = dci
+        order[f"{a} < {b}"] = stats.direction(dci, "<")
+    vs += list(order.values())
+    v = combine(vs)
+    sep = [k for k, o in order.items() if o == "holds"]
+    rev = [k for k, o in order.items() if o == "fails"]
+    ovl = [k for k, o in order.items() if o == "inconclusive"]
+    parts = []
+    if sep:
+        parts.append(f"separated in the claimed direction: {', '.join(sep)}")
+    if rev:
+        parts.append(f"significantly reversed: {', '.join(rev)}")
+    if ovl:
+        parts.append(f"overlapping: {', '.join(ovl)}")
+    trs = ", ".join(f"{n} {ex[n]['meas']['value']:.3g}" for n in names)
+    finding = (f"Tr Ξ measured {trs}; order "
+               + "; ".join(parts) + "; "
+               + (f"outside the ±10% band of the closed form: {', '.join(missed)}." if missed else
+                  "every topology inside the ±10% band of the closed form."))
+    data = {n: {"gap": ex[n]["gap"], "t": list(range(len(ex[n]["pred"]))), "closed_form": ex[n]["pred"],
+                "exact_moments": ex[n]["exact"], "sim_mean": ex[n]["traj"], "sim_se": ex[n]["traj_se"],
+                "window_start": len(ex[n]["pred"]) // 2 + 0, "pred_stat": ex[n]["pred_stat"], "meas": ex[n]["meas"]}
+            for n in names}
+    return Evidence(v, pred, meas, regime={"K": 16, "lr": 0.05, "sigma": 1.0, "lr_scale (simulation)": lr_scale},
+                    headline=["ring", "grid − ring"], finding=finding, reported=rep,
+                    notes="order claimed " + " < ".join(names) + f"; verdict per pair: {order}",
+                    data={"topologies": data})
 
 
 def _shape_stats(A, post):
@@ -395,96 +679,142 @@ def _shape_stats(A, post):
 
 @claim(
     id="dsgd_sam.posterior_uncertainty",
-    paper=PAPER + " ('Ξ estimates the posterior covariance', free uncertainty; THEORY.md §4)",
+    paper=PAPER + " ('Ξ estimates the posterior covariance', free uncertainty; docs/theory.md §4)",
     statement="The consensus covariance Ξ of D-SGD is an estimate of the posterior covariance (uncertainty "
               "for free).",
-    predicted="if Ξ ≈ posterior up to scale: normalised distance 0 and anisotropy exponent +1; analysis/linear.py "
-              "gives the actual stationary Ξ (per mode ∝ η²C/(B(1 − (λ_j − ηH)²)))",
+    predicted="if Ξ ≈ posterior up to scale: normalised distance 0 (< 0.1) and anisotropy exponent +1; the "
+              "per-mode closed form gives the actual stationary Ξ (per mode (λ_j I − ηH)Π(λ_j I − ηH) + η²C/B)",
     measured="Bayesian linear regression (d=2, N=200, exact Gaussian posterior); D-SGD ring K=16, η=0.05, "
-             "Gaussian noise with the per-sample gradient covariance at θ_MAP; simulated stationary Ξ (CI "
-             "over replicas) vs posterior: principal-axis alignment, anisotropy exponent, trace ratio",
-    tolerance="normalised distance ≤ 0.1 for 'Ξ ≈ posterior'; simulation vs linear.py within 10% band",
+             "Gaussian noise with the per-sample gradient covariance at θ_MAP; simulated stationary Ξ vs "
+             "posterior: normalised distance (bootstrap 95% CI over replicas), principal-axis alignment, "
+             "anisotropy exponent, trace ratio",
+    tolerance="'Ξ ≈ posterior': distance CI below 0.1 (wholly above: fails); model check: Tr Ξ CI inside the "
+              "±10% band of the closed form",
     tolerance_reason="0.1 distinguishes 'same shape' from the order-one differences the per-mode form predicts",
     tags=("synthetic",),
+    controls={"lr_scale_0.8": "D-SGD simulated with 0.8× the nominal step (sabotage.make(lr_scale=0.8)): the "
+                              "closed-form model check must then fail"},
 )
 def posterior_uncertainty(ctx) -> Evidence:
+    lr_scale = 0.8 if ctx.sabotaged("lr_scale_0.8") else 1.0
     with one_thread():
-        ex = experiment_posterior(ctx.quick, ctx.seed)
-    post = ex["post"]
+        ex = experiment_posterior(ctx.quick, ctx.seed, lr_scale=lr_scale)
+    post, reps = ex["post"], ex["xi_reps"]
     d_p, cos_p, e_p, tr_p = _shape_stats(ex["xi_pred"], post)
     d_m, cos_m, e_m, tr_m = _shape_stats(ex["xi_meas"], post)
-    reps = ex["xi_reps"]
+    dist_ci = stats.bootstrap_ci(lambda idx: _shape_stats(reps[idx.astype(int)].mean(0), post)[0],
+                                 np.arange(len(reps)), n_boot=1000, seed=ctx.seed)
+    approx = stats.direction(dist_ci, "<", 0.1)
     trs = np.trace(reps, axis1=1, axis2=2)
-    sim_ok = compare(float(np.trace(ex["xi_pred"])), mean_ci(trs), 0.1 * float(np.trace(ex["xi_pred"])), "ci")
-    dist_all = [_shape_stats(r, post)[0] for r in reps]
-    approx = "holds" if d_m <= 0.1 else "fails"
-    return Evidence(combine([approx, sim_ok]),
-                    predicted={"normalised_distance(if Ξ≈posterior)": 0.0, "anisotropy_exponent(if Ξ≈posterior)": 1.0,
-                               "normalised_distance(linear.py)": d_p, "anisotropy_exponent(linear.py)": e_p,
-                               "trace_ratio(linear.py)": tr_p, "TrXi(linear.py)": float(np.trace(ex["xi_pred"]))},
-                    measured={"normalised_distance": value(d_m, *np.percentile(dist_all, [2.5, 97.5])),
-                              "anisotropy_exponent": e_m, "principal_axis_cos": cos_m, "trace_ratio": tr_m,
-                              "TrXi": mean_ci(trs)},
-                    regime={"K": 16, "topology": "ring", "lr": ex["lr"], "N": ex["N"], "B": 1},
-                    notes="Ξ shares (nearly) the posterior's eigen-directions, but its shape follows the noise "
-                          "covariance C ≈ Fisher ≈ N·H/… (exponent ≈ −1: the posterior's inverse shape) when the "
-                          "gap dominates ηH; only the trace can be matched, by choosing η (trace ratio ∝ η²/B). "
-                          "'Ξ ≈ posterior' does not hold in shape for anisotropic problems.")
-
-
-def experiment_flat(quick=True, seed=0, K=8, lr=0.02, sigma=12.0):
-    """double_gaussian (sharp well x=−1, f''≈15.9; flat well x=1.5, f''≈1.78); every replica starts in the
-    sharp minimum. C-SGD, D-SGD (ring K) and the SAM optimiser fed a paired D-SGD run's Ξ(t) (sigma
-    points) with C-SGD-level noise σ/√K. Returns the count ending right of the barrier top."""
-    land = landscapes.get("double_gaussian")
-    top_x = float([c.x for c in land.critical_points if c.kind == "max"][0])
-    R, steps = (200, 1500) if quick else (1000, 4000)
-    orc = landscapes.oracle(land, noise="isotropic", sigma=sigma)
-    sharp = max(land.minima(), key=lambda c: float(c.hessian_eigvals[0]))
-    x0 = torch.full((R, K, 1), float(sharp.x[0]), dtype=F64)
-    out = {}
-    for name in ("csgd", "dsgd"):
-        m = dynamics.make(name, T.ring(K), lr=lr)
-        st = m.init(x0)
-        gen = torch.Generator().manual_seed(seed)
-        g2 = torch.Generator().manual_seed(seed + 1)
-        w = x0[:, 0].clone()
-        for t in range(steps):
-            if name == "dsgd":
-                eps = sam.sigma_points(sam.consensus_cov(st.x))
-                w = sam.sam_step(land.grad, w, lr, eps) - lr * sigma / math.sqrt(K) * torch.randn(
-                    w.shape, generator=g2, dtype=F64)
-            st = m.step(st, orc, t, gen)
-        out[name] = int((st.x.mean(-2)[:, 0] > top_x).sum())
-        if name == "dsgd":
-            out["sam"] = int((w[:, 0] > top_x).sum())
-    return {"counts": out, "R": R, "steps": steps, "K": K, "lr": lr, "sigma": sigma, "barrier": top_x}
+    tr_pred = float(np.trace(ex["xi_pred"]))
+    tr_ci = stats.mean_ci(trs)
+    model = compare(tr_pred, tr_ci, BAND * tr_pred, "ci")
+    v = combine([approx, model])
+    shape = ("the posterior's shape" if e_m > 0.5 else "the inverse of the posterior's shape" if e_m < -0.5
+             else "a nearly isotropic shape")
+    finding = (f"Normalised distance of simulated Ξ from the posterior {d_m:.2f} (95% CI {dist_ci['ci_low']:.2f}–"
+               f"{dist_ci['ci_high']:.2f}; closed form {d_p:.2f}): anisotropy exponent {e_m:+.2f}, i.e. Ξ has "
+               f"{shape}, principal-axis |cos| {cos_m:.2f}, trace ratio Ξ/Σ {tr_m:.2f}; Tr Ξ is "
+               f"{tr_ci['value'] / tr_pred:.3f}× the closed form ({'inside' if model == 'holds' else 'not inside'} "
+               f"the ±10% band).")
+    return Evidence(v,
+                    predicted={"normalised_distance (if Ξ≈posterior)": "< 0.1",
+                               "anisotropy_exponent (if Ξ≈posterior)": 1.0,
+                               "normalised_distance (closed form)": d_p, "anisotropy_exponent (closed form)": e_p,
+                               "trace_ratio (closed form)": tr_p, "TrXi (closed form)": tr_pred},
+                    measured={"normalised_distance": dist_ci, "anisotropy_exponent": e_m,
+                              "principal_axis_cos": cos_m, "trace_ratio": tr_m, "TrXi": tr_ci},
+                    headline=["normalised_distance", "TrXi"], finding=finding,
+                    reported={"TrXi (exact moments of the simulated step, stationary)": float(np.trace(ex["xi_exact"])),
+                              "principal_axis_cos (closed form)": cos_p},
+                    regime={"K": 16, "topology": "ring", "lr": ex["lr"], "N": ex["N"], "B": 1,
+                            "lr_scale (simulation)": lr_scale},
+                    data={"posterior": post, "xi_closed_form": ex["xi_pred"], "xi_simulated": ex["xi_meas"],
+                          "xi_exact_moments": ex["xi_exact"], "theta_map": ex["theta_map"]})
 
 
 @claim(
     id="dsgd_sam.flat_minimum_preference",
-    paper=PAPER + " (D-SGD prefers flat minima; THEORY.md §4)",
+    paper=PAPER + " (D-SGD prefers flat minima; docs/theory.md §4)",
     statement="D-SGD, like average-direction SAM, ends in flat minima more often than centralised SGD.",
     predicted="fraction ending in the flat basin: D-SGD > C-SGD and SAM > C-SGD",
     measured="double_gaussian, start in the sharp well, K=8 ring, η=0.02, σ=12; fraction of replicas whose "
-             "averaged model ends right of the barrier top, Wilson 95% intervals",
-    tolerance="Wilson intervals disjoint in the predicted direction",
-    tolerance_reason="disjoint 95% intervals: a difference, not noise",
+             "averaged model ends right of the barrier top (Wilson 95%); 95% CI of each difference",
+    tolerance="difference CI above 0 -> holds, below 0 -> fails, straddling -> inconclusive (each comparison)",
+    tolerance_reason="directional rule of analysis.stats on the difference of proportions",
     tags=("synthetic",),
+    controls={"forced_consensus": "D-SGD's workers replaced by their average after every step "
+                                  "(sabotage.wrap_step): Ξ = 0, so D-SGD and the SAM arm reduce to C-SGD"},
 )
 def flat_minimum_preference(ctx) -> Evidence:
+    world = "forced_consensus" if ctx.sabotaged("forced_consensus") else None
     with one_thread():
-        ex = experiment_flat(ctx.quick, ctx.seed)
-    R = ex["R"]
-    iv = {k: sam.wilson(n, R) for k, n in ex["counts"].items()}
-    meas = {f"flat_fraction/{k}": value(*v) for k, v in iv.items()}
+        ex = experiment_flat(ctx.quick, ctx.seed, world=world)
+    R, fl = ex["R"], ex["flat"]
+    meas = {f"flat_fraction/{k}": stats.wilson(int(a.sum()), R) for k, a in fl.items()}
+    verd = {}
+    for a in ("dsgd", "sam"):
+        dci = stats.diff_ci(fl[a], fl["csgd"])
+        meas[f"{a} − csgd"] = dci
+        verd[a] = stats.direction(dci, ">")
+    v = combine(verd.values())
+    fr = {k: meas[f"flat_fraction/{k}"]["value"] for k in fl}
+    finding = (f"Flat-basin fractions: C-SGD {fr['csgd']:.3f}, D-SGD {fr['dsgd']:.3f}, SAM {fr['sam']:.3f} "
+               f"(R={R}); D-SGD > C-SGD {verd['dsgd']}, SAM > C-SGD {verd['sam']}.")
+    return Evidence(v, predicted={"dsgd − csgd": "> 0", "sam − csgd": "> 0"}, measured=meas,
+                    headline=["dsgd − csgd", "sam − csgd"], finding=finding,
+                    regime={**{k: ex[k] for k in ("R", "steps", "K", "lr", "sigma", "barrier")},
+                            "world": world or "as stated"},
+                    data={"counts": {k: int(a.sum()) for k, a in fl.items()}, "R": R})
 
-    def vs(a):
-        if iv[a][1] > iv["csgd"][2]:
-            return "holds"
-        return "fails" if iv[a][2] < iv["csgd"][1] else "inconclusive"
-    return Evidence(combine([vs("dsgd"), vs("sam")]),
-                    predicted={"dsgd > csgd": True, "sam > csgd": True}, measured=meas,
-                    regime={k: ex[k] for k in ("R", "steps", "K", "lr", "sigma", "barrier")},
-                    notes="the averaged model follows the Gaussian-smoothed loss, which lowers the sharp well's "
-                          "barrier; escapes to the flat well are more frequent")
+
+@claim(
+    id="dsgd_sam.gradient_smoothing",
+    paper=PAPER + " (gradient smoothing; docs/theory.md §4, checkable form derived)",
+    statement="The agents' mean gradient of D-SGD equals the Gaussian-smoothed gradient E_{ε~N(0,Ξ)}∇L(w_a + ε) "
+              "at the averaged model to second order in the spread: on a rough landscape D-SGD follows a "
+              "smoothed field.",
+    predicted="smoothing correction E_ε∇L(w_a+ε) − ∇L(w_a) by Gauss–Hermite quadrature (24² nodes) with D-SGD's "
+              "own Ξ(t); regression slope of the measured correction ḡ − ∇L(w_a) on it = 1",
+    measured="D-SGD (ring K=16, η=0.05, noise σ=(2, 0.7)) on ½‖w‖² + 0.15cos(5w₁) + 0.05cos(10w₂) + "
+             "0.05cos(4(w₁+w₂)); per replica the slope Σ x·y/Σ x² over sampled steps and both coordinates "
+             "(x predicted, y measured correction); 95% CI over replicas",
+    tolerance="slope CI inside [0.9, 1.1]",
+    tolerance_reason="the worker average matches the Gaussian moments to second order; the fourth-order "
+                     "mismatch (sample kurtosis of K=16 points) is ~(k²ξ)²/8 ≈ 1–2% at k²ξ ≈ 0.3",
+    tags=("synthetic",),
+    controls={"covariance_swapped": "prediction computed with Ξ's axes swapped (Ξ₁₁ ↔ Ξ₂₂) on the anisotropic "
+                                    "landscape and noise"},
+)
+def gradient_smoothing(ctx) -> Evidence:
+    with one_thread():
+        ex = experiment_smoothing(ctx.quick, ctx.seed)
+    y = ex["y"]
+    x = ex["x_swapped"] if ctx.sabotaged("covariance_swapped") else ex["x_quad"]
+
+    def slopes(xx):
+        return (xx * y).sum((1, 2)) / (xx * xx).sum((1, 2))
+
+    sl = stats.mean_ci(slopes(x))
+    v = compare(1.0, sl, BAND, "ci")
+    explained = float(1 - ((y - x) ** 2).sum() / (y ** 2).sum())
+    sl_t = stats.mean_ci(slopes(ex["x_taylor"]))
+    xi = ex["Xi"].mean((0, 1))
+    k = ex["land"]["k"]
+    damp = [math.exp(-0.5 * k[0] ** 2 * xi[0, 0]), math.exp(-0.5 * k[1] ** 2 * xi[1, 1])]
+    rel_corr = float(np.sqrt((ex["x_quad"] ** 2).sum() / ((y - ex["x_quad"]) ** 2).sum()))
+    finding = (f"Measured correction ḡ − ∇L(w_a) regresses on the {'axis-swapped ' if ctx.sabotaged('covariance_swapped') else ''}"
+               f"quadrature prediction with slope {sl['value']:.3f} (95% CI {sl['ci_low']:.3f}–{sl['ci_high']:.3f}), "
+               f"{100 * explained:.1f}% of its energy explained; mean Ξ diag ({xi[0, 0]:.2e}, {xi[1, 1]:.2e}) damps the "
+               f"ripples cos(k₁w₁), cos(k₂w₂) by {damp[0]:.2f}, {damp[1]:.2f}; second-order Taylor slope {sl_t['value']:.3f}.")
+    n = min(400, y.shape[0] * y.shape[1])
+    flat = lambda a: a.reshape(-1, 2)[:n]  # noqa: E731
+    return Evidence(v, predicted={"slope": 1.0}, measured={"slope": sl, "explained_fraction": explained},
+                    headline=["slope"], finding=finding,
+                    reported={"slope, second-order Taylor ∇L + ½∇Tr(HΞ)": sl_t,
+                              "ripple damping e^{−k²ξ/2} (w₁, w₂)": damp, "mean Xi": xi,
+                              "correction / residual (rms ratio)": rel_corr},
+                    regime={"K": ex["K"], "topology": "ring", "lr": ex["lr"], "sigma": ex["sigma"], "R": ex["R"],
+                            "landscape": ex["land"]},
+                    data={"measured": flat(y), "predicted": flat(x), "taylor": flat(ex["x_taylor"]),
+                          "slope": sl, "slope_taylor": sl_t})
