@@ -1,10 +1,11 @@
-# decentlab: `make test` runs the test suite, `make report` runs the claims and the figures.
+# decentlab: `make test` runs the test suite, `make report` runs the claims and draws the figures
+# from what they saved.
 # Each sets up .venv on first use (CPU build of torch from the local wheel cache / PyPI).
 PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: venv test test-all report figs bench clean
+.PHONY: venv test test-all report figs report-screenshot bench clean
 
 $(VENV)/.done: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,9 +22,20 @@ test: venv
 test-all: venv
 	$(VPY) -m pytest -q -n 2 -m ""
 
+# claims -> claims.json (with each claim's data) -> figures drawn from it -> report with figures
 report: venv
 	$(VPY) -m verify --quick --out runs/latest-quick
-	$(VPY) -m paper_figs all --quick --out runs/latest-quick/figs
+	$(VPY) -m paper_figs all --from runs/latest-quick
+
+# the figures of an existing run folder again (RUN=...), report re-written
+RUN ?= runs/latest-quick
+figs: venv
+	$(VPY) -m paper_figs all --from $(RUN)
+
+# report.html as a person sees it: headless Chromium at 1400 px; fails on a broken <img> or a
+# page wider than 1400 px; the screenshot goes to docs/screenshot/report-1400.png
+report-screenshot: venv
+	$(VPY) -m verify.htmlcheck $(RUN)/report.html --width 1400 --screenshot docs/screenshot/report-1400.png
 
 bench: venv
 	$(VPY) benchmarks/simulator.py

@@ -1,5 +1,15 @@
 """Figure discovery: every module of paper_figs (other than __init__, __main__, style, registry)
-with a callable `make(out_dir, quick=False) -> list[Path]` is a figure named after the module."""
+that defines `draw(evidence, out_dir)` or `make(out_dir, quick=False)` is a figure named after
+the module.
+
+Kinds (`kind(mod)`):
+- 'data': `CLAIMS = ("claim.id", ...)` and `draw(evidence: dict[str, Evidence], out_dir) ->
+  list[Path]`, drawn only from those claims' saved evidence (predicted / measured / data) of a
+  run folder's claims.json: the figure never re-runs an experiment.
+- 'theory': `make(out_dir, quick)` computing closed forms or exact maps only (no experiment);
+  such a module says so with `THEORY = True` (or is listed in THEORY_FIGURES).
+- 'recompute': a module that still has only `make(out_dir, quick)` and re-runs its experiment.
+"""
 from __future__ import annotations
 
 import importlib
@@ -7,6 +17,8 @@ import pkgutil
 from types import ModuleType, SimpleNamespace
 
 NOT_FIGURES = {"__init__", "__main__", "style", "registry"}
+# make()-only modules that compute from closed forms / exact maps, not from an experiment
+THEORY_FIGURES = {"admm_spectral_radius", "easgd_stability_region", "topology_spectral_gaps"}
 
 
 def figures(package: str = "paper_figs") -> dict[str, ModuleType]:
@@ -21,7 +33,7 @@ def figures(package: str = "paper_figs") -> dict[str, ModuleType]:
         except Exception as exc:  # noqa: BLE001 - a broken module shows up as a failing figure
             out[info.name] = _broken(info.name, exc)
             continue
-        if callable(getattr(mod, "make", None)):
+        if callable(getattr(mod, "make", None)) or callable(getattr(mod, "draw", None)):
             out[info.name] = mod
     return out
 
@@ -31,7 +43,26 @@ def _broken(name: str, exc: Exception) -> SimpleNamespace:
 
     def make(out_dir, quick=False):
         raise RuntimeError(msg) from exc
-    return SimpleNamespace(__doc__=msg, make=make)
+    return SimpleNamespace(__doc__=msg, __name__=f"paper_figs.{name}", make=make)
+
+
+def claims_of(mod) -> tuple[str, ...]:
+    """The claim ids a figure is drawn for (its CLAIMS; () when it declares none)."""
+    c = getattr(mod, "CLAIMS", ())
+    if isinstance(c, str):
+        return (c,)
+    return tuple(str(x) for x in c)
+
+
+def kind(mod, name: str | None = None) -> str:
+    """'data' (CLAIMS + draw), 'theory' (make() from closed forms) or 'recompute' (make() that
+    re-runs an experiment)."""
+    if callable(getattr(mod, "draw", None)) and claims_of(mod):
+        return "data"
+    name = name or str(getattr(mod, "__name__", "")).rsplit(".", 1)[-1]
+    if getattr(mod, "THEORY", False) or name in THEORY_FIGURES:
+        return "theory"
+    return "recompute"
 
 
 def summary(mod: ModuleType) -> str:
