@@ -1,5 +1,10 @@
-"""Claims about mixing matrices (THEORY.md §8): closed-form spectral gaps against eigenvalue
-computations, and exact averaging of the one-peer exponential graph over one period."""
+"""Claims about mixing matrices (docs/theory.md §8): closed-form spectral gaps against eigenvalue
+computations (including a lazy ring whose most negative eigenvalue sets ρ), and exact averaging
+of the one-peer exponential graph over one period (Ying et al., NeurIPS 2021).
+
+Negative controls (docs/theory.md §10): ρ read as the second-largest real eigenvalue λ₂ instead
+of max_{j≥2}|λ_j| (`Topology.lambda2`), and the one-peer product one round short.
+"""
 from __future__ import annotations
 
 import math
@@ -10,14 +15,41 @@ from dynamics import topology as T
 
 from .claims import Evidence, claim, compare
 
+SIZES = {"quick": {"one_peer_max_log2": 6, "one_peer_other": (3, 6, 12, 24)},
+         "full": {"one_peer_max_log2": 10, "one_peer_other": (3, 5, 6, 12, 24, 48, 100)}}
+
 GAP_TOL = 1e-9
+LAZY_SELF = 0.1   # lazy ring: self weight w, (1 − w)/2 to each neighbour
+
+
+def lazy_ring(K: int, w: float = LAZY_SELF) -> T.Topology:
+    """Ring with self weight w and (1 − w)/2 to each neighbour (K ≥ 3): for small w its most
+    negative eigenvalue w + (1 − w)cos(2π⌊K/2⌋/K) dominates ρ (≈ 1 − 2w for even K)."""
+    if K < 3:
+        raise ValueError(f"lazy_ring: K must be >= 3, got {K}")
+    W = np.zeros((K, K))
+    for i in range(K):
+        W[i, i] = w
+        W[i, (i + 1) % K] += (1 - w) / 2
+        W[i, (i - 1) % K] += (1 - w) / 2
+    return T.custom(W, name=f"ring_lazy(w={w})")
+
+
+def _topology(name: str, K: int) -> T.Topology:
+    return lazy_ring(K) if name == "ring_lazy" else T.get(name, K)
 
 
 def closed_form_gap(name: str, K: int) -> float:
-    """Spectral gap 1 - rho of THEORY.md §8 (rho = max_{j>=2} |lambda_j(W)|):
+    """Spectral gap 1 - rho of docs/theory.md §8 (rho = max_{j>=2} |lambda_j(W)|):
     ring (4/3)sin^2(pi/K) (K >= 3); torus (4/5)sin^2(pi/sqrt K) (square, side >= 3);
     hypercube 2/(1 + log2 K); directed exponential 2/(1 + ceil(log2 K)) (even K);
-    undirected exponential 2/log2 K (K = 2^m >= 4); star 1/K (K >= 3); complete 1."""
+    undirected exponential 2/log2 K (K = 2^m >= 4); star 1/K (K >= 3); complete 1;
+    lazy ring (self weight w = 0.1, circulant eigenvalues w + (1 - w)cos(2 pi j/K)):
+    1 - max(|w + (1 - w)cos(2 pi/K)|, |w + (1 - w)cos(2 pi floor(K/2)/K)|) [derived]."""
+    if name == "ring_lazy":
+        w = LAZY_SELF
+        return 1 - max(abs(w + (1 - w) * math.cos(2 * math.pi / K)),
+                       abs(w + (1 - w) * math.cos(2 * math.pi * (K // 2) / K)))
     if name == "ring":
         return 4 / 3 * math.sin(math.pi / K) ** 2
     if name == "torus":
@@ -39,7 +71,7 @@ def _pow2(lo, hi):
     return [2 ** m for m in range(lo, hi + 1)]
 
 
-# K where each closed form is stated (THEORY.md §8), (quick, full).
+# K where each closed form is stated (docs/theory.md §8), (quick, full).
 K_VALUES = {
     "ring": ([3, 4, 5, 8, 13, 16, 32], [3, 4, 5, 7, 8, 13, 16, 32, 64, 100, 128, 256]),
     "torus": ([9, 16, 25, 36, 64], [9, 16, 25, 36, 49, 64, 100, 144, 256]),
@@ -48,7 +80,12 @@ K_VALUES = {
     "exponential_undirected": (_pow2(2, 6), _pow2(2, 8)),
     "star": ([3, 4, 5, 8, 16, 32], [3, 4, 5, 8, 16, 32, 64, 128, 256]),
     "complete": ([1, 2, 5, 16], [1, 2, 3, 5, 16, 64, 256]),
+    "ring_lazy": ([3, 4, 5, 8, 9, 16], [3, 4, 5, 6, 7, 8, 9, 16, 17, 32, 64, 128]),
 }
+LABELS = {"ring": "ring (1/3 weights)", "torus": "torus √K×√K", "hypercube": "hypercube",
+          "exponential": "directed exponential", "exponential_undirected": "undirected exponential",
+          "star": "star (Metropolis–Hastings)", "complete": "complete",
+          "ring_lazy": f"lazy ring (self weight {LAZY_SELF})"}
 
 
 def k_values(name: str, quick: bool) -> list[int]:
@@ -57,35 +94,51 @@ def k_values(name: str, quick: bool) -> list[int]:
 
 @claim(
     id="topology.spectral_gap_closed_forms",
-    paper="THEORY.md §8 (derived); standard circulant / Cayley-graph spectra",
+    paper="docs/theory.md §8 (derived); standard circulant / Cayley-graph spectra",
     statement="ring (1/3): gap (4/3)sin²(π/K); torus √K×√K (1/5): (4/5)sin²(π/√K); hypercube: "
               "2/(1+log₂K); directed exponential: 2/(1+⌈log₂K⌉) for even K; undirected ±2^k: 2/log₂K "
-              "for K a power of two; star (Metropolis–Hastings): 1/K; complete: 1.",
-    predicted="closed forms of THEORY.md §8 evaluated at each K where they are stated",
-    measured="1 − max_{j≥2}|λ_j(W)| from numpy eigenvalues of dynamics.topology's W",
+              "for K a power of two; star (Metropolis–Hastings): 1/K; complete: 1; lazy ring (self "
+              "weight 0.1), whose most negative eigenvalue sets ρ: 1 − max(|λ₁|, |λ_⌊K/2⌋|).",
+    predicted="closed forms of docs/theory.md §8 evaluated at each K where they are stated",
+    measured="1 − max_{j≥2}|λ_j(W)| from numpy eigenvalues of dynamics.topology's W (Topology.spectral_gap)",
     tolerance=GAP_TOL,
     tolerance_reason="exact identity; eigenvalue round-off for K ≤ 256 is ~1e-14",
     tags=("synthetic",),
+    controls={"rho_as_lambda2": "ρ read as the second-largest real eigenvalue λ₂ (Topology.lambda2) "
+                                "instead of max_{j≥2}|λ_j|: wrong when a negative or complex "
+                                "eigenvalue dominates"},
 )
 def spectral_gap_closed_forms(ctx) -> Evidence:
     names = list(K_VALUES)
-    pred, meas, worst = {}, {}, {}
+    wrong = ctx.sabotaged("rho_as_lambda2")
+    pred, meas, worst, data = {}, {}, {}, {}
     for n, name in enumerate(names):
-        errs = []
+        errs, rows = [], {"K": [], "closed": [], "computed": []}
         for K in k_values(name, ctx.quick):
-            p, m = closed_form_gap(name, K), T.get(name, K).spectral_gap
+            top = _topology(name, K)
+            p = closed_form_gap(name, K)
+            m = (1.0 - top.lambda2 if K > 1 else 1.0) if wrong else top.spectral_gap
             pred[f"{name}/K={K}"], meas[f"{name}/K={K}"] = p, m
             errs.append(abs(m - p))
+            rows["K"].append(K)
+            rows["closed"].append(p)
+            rows["computed"].append(m)
         worst[name] = max(errs)
+        data[name] = rows
         ctx.progress((n + 1) / len(names), name)
     max_err = max(worst.values())
     verdict = compare(0.0, max_err, GAP_TOL, "abs")
     bad = [k for k in pred if abs(meas[k] - pred[k]) > GAP_TOL]
+    n_cases = len(pred)
+    finding = (f"{n_cases - len(bad)} of {n_cases} (topology, K) cases match their closed form; the largest "
+               f"error is {max_err:.1e} ({max(worst, key=worst.get)})")
     return Evidence(verdict, predicted={"max_abs_error": 0.0, **pred},
-                    measured={"max_abs_error": max_err, **{f"max_err/{k}": v for k, v in worst.items()},
-                              **meas},
+                    measured={"max_abs_error": max_err, **meas},
+                    reported={f"max_err/{k}": v for k, v in worst.items()},
+                    headline=["max_abs_error"], finding=finding,
+                    data={"families": data, "labels": {k: LABELS[k] for k in names}},
                     regime={"K_max": max(max(k_values(n, ctx.quick)) for n in names),
-                            "topologies": len(names), "cases": len(pred)},
+                            "topologies": len(names), "cases": n_cases},
                     notes="all closed forms match" if not bad else f"mismatch at {', '.join(bad)}")
 
 
@@ -94,37 +147,46 @@ ONE_PEER_TOL = 1e-12
 
 @claim(
     id="topology.one_peer_exact_averaging",
-    paper="THEORY.md §8; Ying et al., 'Exponential graph is provably efficient', NeurIPS 2021",
+    paper="docs/theory.md §8; Ying et al., 'Exponential graph is provably efficient', NeurIPS 2021",
     statement="one-peer exponential (½ self, ½ on i+2^k, k cycling): the product over log₂K rounds "
               "is exact averaging (for K a power of two).",
     predicted="W(m−1)…W(0) = 11ᵀ/K exactly, m = log₂K, i.e. max entry error 0",
-    measured="max |W(m−1)…W(0) − 11ᵀ/K| over entries (numpy products), K = 2, 4, …, 64; "
-             "K not a power of two (6, 12, 24) reported, not judged",
+    measured="max |W(m−1)…W(0) − 11ᵀ/K| over entries (numpy products), K = 2, 4, …, 64 (full 1024); "
+             "K not a power of two reported, not judged",
     tolerance=ONE_PEER_TOL,
-    tolerance_reason="entries are dyadic rationals: a product of m ≤ 6 matrices has round-off ≤ 1e-15",
+    tolerance_reason="entries are dyadic rationals: a product of m ≤ 10 matrices has round-off ≤ 1e-15",
     tags=("synthetic",),
+    controls={"one_round_short": "the product taken over log₂K − 1 rounds (one round of the period missing)"},
 )
 def one_peer_exact_averaging(ctx) -> Evidence:
-    pow2 = _pow2(1, 6 if ctx.quick else 10)
-    other = [3, 6, 12, 24] if ctx.quick else [3, 5, 6, 12, 24, 48, 100]
-    pred, meas, errs = {}, {}, []
+    S = SIZES["quick" if ctx.quick else "full"]
+    pow2 = _pow2(1, S["one_peer_max_log2"])
+    other = list(S["one_peer_other"])
+    short = 1 if ctx.sabotaged("one_round_short") else 0
+    pred, meas, rep, errs = {}, {}, {}, []
     for n, K in enumerate(pow2 + other):
         top = T.one_peer_exponential(K)
         P = np.eye(K)
-        for t in range(top.period):
+        for t in range(top.period - short):
             P = top.W(t).numpy() @ P
         err = float(np.max(np.abs(P - 1.0 / K)))
         if K in pow2:
             errs.append(err)
             pred[f"K={K}"], meas[f"K={K}"] = 0.0, err
         else:
-            meas[f"K={K} (not 2^m)"] = err
+            rep[f"K={K} (not 2^m)"] = err
         ctx.progress((n + 1) / (len(pow2) + len(other)), f"K={K}")
     max_err = max(errs)
-    not_exact = [K for K in other if meas[f"K={K} (not 2^m)"] > ONE_PEER_TOL]
+    not_exact = [K for K in other if rep[f"K={K} (not 2^m)"] > ONE_PEER_TOL]
+    exact = [K for K, e in zip(pow2, errs) if e <= ONE_PEER_TOL]
+    finding = (f"the period product averages exactly for {len(exact)} of {len(pow2)} powers of two K = 2 … "
+               f"{pow2[-1]} (largest entry error {max_err:.1e}); not exact for {len(not_exact)} of {len(other)} K that are not powers of two")
     return Evidence(compare(0.0, max_err, ONE_PEER_TOL, "abs"),
                     predicted={"max_entry_error(2^m)": 0.0, **pred},
-                    measured={"max_entry_error(2^m)": max_err, **meas},
+                    measured={"max_entry_error(2^m)": max_err, **meas}, reported=rep,
+                    headline=["max_entry_error(2^m)"], finding=finding,
+                    data={"K_pow2": pow2, "err_pow2": errs, "K_other": other,
+                          "err_other": [rep[f"K={K} (not 2^m)"] for K in other]},
                     regime={"K_powers_of_two": pow2, "K_other": other},
                     notes=f"not exact for K not a power of two: {not_exact}" if not_exact else
                     "exact also for every K tested that is not a power of two")
