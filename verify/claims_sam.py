@@ -152,12 +152,12 @@ def experiment_trajectory(quick=True, seed=0, K=16, lr=0.01, sigma=8.0, world=No
         return loss, gr
 
     top = T.ring(K)
-    if world == "non_mean_preserving":
-        W = 0.8 * top.W(0) + 0.2 * torch.zeros(K, K, dtype=F64).index_fill_(1, torch.tensor([0]), 1.0)
-        top = T.custom(W, name="ring leaking to worker 0")
     m = dynamics.make("dsgd", top, lr=lr)
     if world == "half_step":
         m = sabotage.half_step(m)
+    elif world == "non_mean_preserving":  # mixing with W' = 0.8·W + 0.2·1e₀ᵀ: add (W' − W)x to the step
+        leak = 0.2 * (torch.zeros(K, K, dtype=F64).index_fill_(1, torch.tensor([0]), 1.0) - top.W(0))
+        m = sabotage.wrap_step(m, lambda old, new: new._replace(x=new.x + leak @ old.x))
     xstar = land.minima()[0].x
     st = m.init(xstar.expand(R, K, 2).clone())
     gen = torch.Generator().manual_seed(seed)
@@ -601,6 +601,22 @@ def sharpness_vs_batch(ctx) -> Evidence:
                     data={"rows": data})
 
 
+def order_verdicts(samples: dict, paired: bool = True) -> tuple[dict, dict]:
+    """Claimed order s₁ < s₂ < … (dict order) judged pair by pair on the CI of mean(a) − mean(b)
+    (`analysis.stats.diff_ci`, paired for common random numbers) with `analysis.stats.direction`:
+    wholly below 0 -> holds, wholly above (significantly reversed) -> fails, straddling -> inconclusive.
+    Returns ({'a < b': verdict}, {'a − b': interval})."""
+    names = list(samples)
+    if len(names) < 2:
+        raise ValueError(f"samples must name at least two groups to order, got {names}")
+    order, cis = {}, {}
+    for a, b in zip(names, names[1:]):
+        dci = stats.diff_ci(samples[a], samples[b], paired=paired)
+        cis[f"{a} − {b}"] = dci
+        order[f"{a} < {b}"] = stats.direction(dci, "<")
+    return order, cis
+
+
 @claim(
     id="dsgd_sam.consensus_vs_gap",
     paper=PAPER + "; docs/theory.md §4 [derived: Tr E[Ξ] ≈ (η²Tr R/B)(1/K)Σ_{j≥2} 1/(1−λ_j²)], per-mode forms §3",
@@ -632,11 +648,8 @@ def consensus_vs_gap(ctx) -> Evidence:
         vs.append(vv)
         if vv != "holds":
             missed.append(f"{n} ({e['meas']['value'] / e['pred_stat']:.2f}× predicted)")
-    order = {}
-    for a, b in zip(names, names[1:]):
-        dci = stats.diff_ci(ex[a]["samples"], ex[b]["samples"], paired=True)  # same seed: common noise
-        meas[f"{a} − {b}"] = dci
-        order[f"{a} < {b}"] = stats.direction(dci, "<")
+    order, cis = order_verdicts({n: ex[n]["samples"] for n in names})  # same seed: paired (common noise)
+    meas.update(cis)
     vs += list(order.values())
     v = combine(vs)
     sep = [k for k, o in order.items() if o == "holds"]
