@@ -56,9 +56,7 @@ def fmt_number(x) -> str:
         return str(x)
     if x == 0:
         return "0"
-    if 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4g}"
-    return f"{x:.3e}"
+    return f"{x:.4g}"  # 0.001375, 1.665e-15, 1e-09, 2.5e+05
 
 
 def fmt_value(v) -> str:
