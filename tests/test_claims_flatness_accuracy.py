@@ -1,6 +1,7 @@
-"""flatness.accuracy_flatness_and_error: the regression helpers against independent constructions
-(known linear relations, brute-force leave-one-out, hand-computable RMSE gaps) and the claim in
-quick mode."""
+"""flatness.accuracy_flatness_and_error and flatness.diffusion_better_balance: the regression
+helpers against independent constructions (known linear relations, brute-force leave-one-out,
+hand-computable RMSE gaps), the verdict rules on synthetic data with known signs, and (slow) the
+claims in quick mode."""
 import math
 
 import numpy as np
@@ -8,15 +9,16 @@ import pytest
 
 from verify.catalog import load
 from verify.claims import VERDICTS, Context
-from verify.claims_cifar import ols
-from verify.claims_flatness_accuracy import judge, loo_residuals, rmse_gap_ci
+from analysis.stats import ols
+from verify.claims_flatness_accuracy import balance, coef_ci, judge, loo_residuals, rmse_gap_ci
 
 CID = "flatness.accuracy_flatness_and_error"
 
 
-def _synthetic(n_batches=4, noise=0.05, beta_trace=-3.0, seed=0, R=12):
-    """test = 1 + 2·excess + beta_trace·trace + noise with independent regressors, laid out as
-    `run_grid` output: R replicas × (csgd, dsgd/ring, atc/ring) × n_batches cells."""
+def _synthetic(n_batches=4, noise=0.05, beta_trace=-3.0, seed=0, R=12, atc_shift=0.0):
+    """test = 1 + 2·excess + beta_trace·trace + noise (− atc_shift for ATC runs) with independent
+    regressors, laid out as `run_grid` output: R replicas × (csgd, dsgd/ring, atc/ring) ×
+    n_batches cells."""
     cells = [(m, g, B) for m, g in (("csgd", "-"), ("dsgd", "ring"), ("atc", "ring"))
              for B in range(n_batches)]
     lay = [(m, g, B, r) for (m, g, B) in cells for r in range(R)]
@@ -25,6 +27,7 @@ def _synthetic(n_batches=4, noise=0.05, beta_trace=-3.0, seed=0, R=12):
     trace, excess = rng.normal(size=n), rng.normal(size=n)
     test = 1.0 + 2.0 * excess + beta_trace * trace + noise * rng.normal(size=n)
     m, g, B, r = (np.array(c) for c in zip(*lay))
+    test = test - atc_shift * (m == "atc")
     return {"test": test, "trace": trace, "excess": excess, "replica": r, "method": m, "graph": g, "batch": B,
                 "f_star_hat": 0.0, "config": {"label_noise": 0.3}}
 
@@ -73,32 +76,65 @@ def test_rmse_gap_ci_exact_cases():
 
 
 def test_judge_holds_when_both_regressors_matter():
-    ev = judge(_synthetic())
+    """Both partial effects positive (sharper and larger error -> higher test loss)."""
+    ev = judge(_synthetic(beta_trace=3.0))
     assert ev.verdict == "holds"
-    assert ev.measured["loo_rmse(both)-loo_rmse(trace)"]["ci_high"] < 0
+    assert ev.measured["both/coef_trace"]["ci_low"] > 0
+    assert ev.measured["both/coef_trace"]["ci_low"] < 3.0 < ev.measured["both/coef_trace"]["ci_high"]
+
+
+def test_judge_fails_when_sharper_is_better():
+    """A significantly negative trace effect is evidence against the claimed direction."""
+    ev = judge(_synthetic(beta_trace=-3.0))
+    assert ev.verdict == "fails"
+    assert ev.measured["both/coef_trace"]["ci_high"] < 0
 
 
 def test_judge_not_holds_when_trace_is_irrelevant():
-    """trace carries no signal: the two-variable model cannot beat excess alone beyond noise."""
+    """trace carries no signal: its coefficient's interval straddles 0 (no significant effect)."""
     ev = judge(_synthetic(beta_trace=0.0, noise=1.0))
-    assert ev.verdict in ("fails", "inconclusive")
-    assert ev.measured["loo_rmse(both)-loo_rmse(excess)"]["ci_high"] >= 0
+    assert ev.verdict == "inconclusive"
+    v = ev.measured["both/coef_trace"]
+    assert v["ci_low"] < 0 < v["ci_high"]
+
+
+def test_coef_ci_resamples_whole_initialisations():
+    """With every run of an initialisation identical, resampling clusters equals resampling the R
+    distinct points: the bootstrap interval must then contain the full-data coefficient."""
+    d = _synthetic(beta_trace=3.0)
+    c = coef_ci(d, 1)
+    assert c["ci_low"] <= c["value"] <= c["ci_high"]
+    A = np.column_stack([np.ones(len(d["test"])), d["trace"], d["excess"]])
+    assert c["value"] == pytest.approx(np.linalg.lstsq(A, d["test"], rcond=None)[0][1], rel=1e-12)
+
+
+def test_balance_sign():
+    """ATC runs 5 lower in test loss -> consensus − diffusion rises by exactly 5 (same draws;
+    the per-initialisation spread of the synthetic differences is about 0.7)."""
+    base = balance(_synthetic(beta_trace=3.0))
+    ev = balance(_synthetic(beta_trace=3.0, atc_shift=5.0))
+    assert ev.measured["test(dsgd)-test(atc)"]["value"] == pytest.approx(
+        base.measured["test(dsgd)-test(atc)"]["value"] + 5.0, rel=1e-9)
+    assert ev.verdict == "holds"
+    assert balance(_synthetic(beta_trace=3.0, atc_shift=-5.0)).verdict == "fails"
 
 
 def test_registered():
     assert CID in load()
+    assert "flatness.diffusion_better_balance" in load()
 
 
+@pytest.mark.slow
 def test_claim_quick_runs():
     ev = load()[CID].run(Context(quick=True, seed=0))
     assert ev.verdict in set(VERDICTS) - {"error"}
     for k in ("trace", "excess", "both"):
         for q in ("r2", "adj_r2", "loo_rmse"):
-            assert math.isfinite(ev.measured[f"{k}/{q}"])
-    for k in ("loo_rmse(both)-loo_rmse(trace)", "loo_rmse(both)-loo_rmse(excess)", "test(dsgd)-test(atc)"):
-        v = ev.measured[k]
+            assert math.isfinite(ev.reported[f"{k}/{q}"])
+    for v in (ev.reported["loo_rmse(both)-loo_rmse(trace)"], ev.reported["loo_rmse(both)-loo_rmse(excess)"],
+              ev.measured["both/coef_trace"], ev.measured["both/coef_excess"]):
         assert v["ci_low"] <= v["value"] <= v["ci_high"]
     # nested models: in-sample R² of the two-variable fit is at least that of each single fit
-    assert ev.measured["both/r2"] >= max(ev.measured["trace/r2"], ev.measured["excess/r2"]) - 1e-12
+    assert ev.reported["both/r2"] >= max(ev.reported["trace/r2"], ev.reported["excess/r2"]) - 1e-12
     # label noise 0.3: no model beats the Bayes floor σ²/2 = 0.045 on the test set by much
-    assert ev.measured["csgd/mean_test"] > 0.045 * 0.9
+    assert ev.reported["csgd/mean_test"] > 0.045 * 0.9

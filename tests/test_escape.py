@@ -163,9 +163,15 @@ def test_chain_2d_separable_equals_1d():
 
 
 def test_finite_step_and_decentralised_predictions():
-    k = es.finite_step_correction(1.0, 0.1, 2.0, -1.0)
+    # the correction multiplies a RATE: k_eta = k0 [1 + (eta/4)(Tr H_a - Tr H_b - 2|lambda_b|)]
+    k = es.finite_step_correction(rate=1.0, eta=0.1, H_a=2.0, H_b=-1.0)
     assert k.value == pytest.approx(1 + 0.1 / 4 * (2 + 1 - 2)) and k.regime["valid"]
-    assert not es.finite_step_correction(1.0, 0.5, 2.0, -1.0).regime["valid"]
+    assert not es.finite_step_correction(rate=1.0, eta=0.5, H_a=2.0, H_b=-1.0).regime["valid"]
+    # 2-D (double_well_2d): Tr H_a = 10, Tr H_b = -2, |lambda_b| = 4 -> factor 1 + (eta/4)·4 = 1 + eta
+    k2 = es.finite_step_correction(rate=3.0, eta=0.01, H_a=np.diag([8.0, 2.0]), H_b=np.diag([-4.0, 2.0]))
+    assert k2.value == pytest.approx(3.0 * 1.01)
+    with pytest.raises(TypeError):
+        es.finite_step_correction(1.0, 0.1, 2.0, -1.0)  # keyword-only: a time cannot slip in by position
     # THEORY.md §2 check: quartic (h_a = 2, h_b = -1, dV = 1/4), K = 4 ring (lambda = 1, 1/3, 1/3,
     # -1/3), eta = 0.1. By hand from §2: s2 = eta² sig2/B, D_c = eta sig2/(2KB), v_j per mode,
     # Sigma_dis = (1/K) sum_{j>=2} v_j, ratio = exp(½ Sigma_dis (h_b - h_a)/D_c) = 0.8979 (ATC),
@@ -236,7 +242,8 @@ def test_censored_rate_ci_and_helper():
     (lambda: es.mfpt_2d(lambda p: p, 0.1, ((0, 1), (0, 1)), lambda p: p[:, 0] > 0.5, -0.1, (0.2, 0.2)), "h"),
     (lambda: es.markov_chain_1d(np.linspace(-1, 1, 11), 0.0, G4, 0.1, 0.5, 0.0), "eta"),
     (lambda: es.kramers_time(2.0, -1.0, 0.25, -1.0), "D"),
-    (lambda: es.finite_step_correction(1.0, -0.1, 2.0, -1.0), "eta"),
+    (lambda: es.finite_step_correction(rate=1.0, eta=-0.1, H_a=2.0, H_b=-1.0), "eta"),
+    (lambda: es.finite_step_correction(rate=0.0, eta=0.1, H_a=2.0, H_b=-1.0), "rate"),
     (lambda: es.disagreement_variance([1, 0.5], 1.0, 1.0, "bogus", eta=0.1), "scheme"),
 ])
 def test_bad_input(call, name):
