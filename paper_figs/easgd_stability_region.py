@@ -1,56 +1,58 @@
-"""Round-robin EASGD stability region in the (ηh, α) plane (EASGD paper, arXiv 1412.6651, §4).
+"""Round-robin EASGD stability region in the (ηh, α) plane (EASGD paper, arXiv 1412.6651, §4):
+drawn from the evidence of claim easgd.rr_stability_region.
 
-Regenerates the paper's stated region 0 ≤ ηh ≤ 2, 0 ≤ α ≤ (4 − 2ηh)/(4 − ηh) (THEORY.md §6)
-and overlays the cells whose composite cycle map (``analysis.stability``) has spectral radius
-< 1 for p = 1, 2, 8. The paper states the region in text only; this figure is ours. The cross
-marks (ηh, α) = (0.001, 0.0025), i.e. η = 0.001, ρ = 2.5, h = 1: EASGD is stable there while
-round-robin ADMM diverges for p = 3, 8 (paper Fig. 1 example).
-Run time: ~5 s (quick: ~1 s).
+Per panel (p = 1, 2, 8 workers): cells whose composite cycle map (analysis.stability) has
+spectral radius < 1 in blue, unstable cells in light grey, the paper's stated region
+0 ≤ ηh ≤ 2, 0 ≤ α ≤ (4 − 2ηh)/(4 − ηh) as a black line, and the point η = 0.001, ρ = 2.5 (h = 1)
+where EASGD is stable while round-robin ADMM diverges for p = 3, 8 (paper Fig. 1 example).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis import stability as st
 from paper_figs import style
 
-PS = (1, 2, 8)
-ADMM_POINT = (0.001, 0.0025)  # (ηh, α) for η = 0.001, ρ = 2.5, h = 1
+CLAIMS = ("easgd.rr_stability_region",)
+STABLE, UNSTABLE = "#0072B2", "#E8E8E8"
 
+
+def _grid(bits):
+    return np.array([[c == "1" for c in row] for row in bits])
+
+
+def draw(evidence, out_dir) -> list[Path]:
+    style.apply()
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+    d = evidence[CLAIMS[0]].data
+    a, al = np.asarray(d["a"]), np.asarray(d["alpha"])
+    ps = list(d["stable"])
+    fig, axes = plt.subplots(1, len(ps), figsize=(4.3 * len(ps), 4.0), sharey=True)
+    cmap = ListedColormap([UNSTABLE, STABLE])
+    for ax, p in zip(np.atleast_1d(axes), ps):
+        st = _grid(d["stable"][p])
+        ax.pcolormesh(a, al, st.astype(float), cmap=cmap, vmin=0, vmax=1, shading="nearest", rasterized=True)
+        ax.plot(d["boundary"]["a"], d["boundary"]["alpha"], "k-", lw=1.8)
+        ax.plot(d["admm_point"]["a"], d["admm_point"]["alpha"], "D", color="#D55E00", ms=7, clip_on=False)
+        share = d["share_stable_outside"][p]
+        ax.set_title(f"{p} worker{'s' if p != '1' else ''}: stable cells outside the stated "
+                     f"region {100 * share:.2f}%", fontsize=9)
+        ax.set_xlabel("ηh (step size × curvature)")
+        ax.set_xlim(a.min(), a.max())
+        ax.set_ylim(al.min(), al.max())
+    np.atleast_1d(axes)[0].set_ylabel("α = ηρ (elastic coupling)")
+    handles = [Patch(color=STABLE, label="stable: cycle-map spectral radius < 1"),
+               Patch(color=UNSTABLE, label="unstable: radius ≥ 1"),
+               plt.Line2D([], [], color="k", lw=1.8, label="paper's stated region boundary"),
+               plt.Line2D([], [], marker="D", color="#D55E00", ls="", label="η = 0.001, ρ = 2.5: EASGD stable, ADMM diverges")]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle("Round-robin EASGD on h x²/2: where the update is stable", fontsize=11)
+    return style.save(fig, Path(out_dir), "easgd_stability_region")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:
-    """Three panels (p = 1, 2, 8): stable cells, closed-form boundary, ADMM-unstable marker."""
-    n = 101 if quick else 251
-    A, AL = st.default_grid(n, a_max=3.0, alpha_max=1.5)
-    fig, axes = plt.subplots(1, len(PS), figsize=(4.2 * len(PS), 3.8), sharey=True, layout="constrained")
-    ab = np.linspace(0, 2, 200)
-    for ax, p in zip(axes, PS):
-        stable = st.easgd_rr_radius(p, A, AL) < 1
-        outside = ~st.easgd_rr_region_closed_form(A, AL)
-        ax.pcolormesh(A, AL, stable, cmap="Greens", vmin=-0.3, vmax=1.3, shading="nearest",
-                      rasterized=True)
-        ax.plot(ab, (4 - 2 * ab) / (4 - ab), "k-", lw=1.5, label="closed form (paper)")
-        ax.plot(*ADMM_POINT, "rx", ms=9, mew=2, clip_on=False,
-                label="η=0.001, ρ=2.5: ADMM diverges")
-        ax.annotate("ADMM (p=3, 8) unstable,\nEASGD stable", ADMM_POINT, xytext=(0.35, 0.2),
-                    fontsize=7, color="r", bbox={"fc": "white", "ec": "r", "lw": 0.5},
-                    arrowprops={"arrowstyle": "->", "color": "r"})
-        share = float(np.mean(stable[outside]))
-        ax.set_title(f"p = {p}: radius < 1 (green); stable outside: {100 * share:.2f}%",
-                     fontsize=9)
-        ax.set_xlabel("ηh")
-    axes[0].set_ylabel("α = ηρ")
-    axes[0].legend(loc="upper right", fontsize=7)
-    fig.suptitle("Round-robin EASGD: stability of the composite cycle map", fontsize=10)
-    return list(style.save(fig, Path(out_dir), "easgd_stability_region"))
-
-
-if __name__ == "__main__":
-    print(make(Path("results/paper_figs")))
+    from paper_figs._evidence import run_claims
+    return draw(run_claims(CLAIMS, quick), out_dir)

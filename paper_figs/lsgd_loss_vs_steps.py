@@ -1,38 +1,64 @@
-"""LSGD vs multi-leader LSGD vs EASGD vs periodic averaging at equal τ = 4 (THEORY.md §7):
-f(model) − f* (model = leader / center / average; mean over replicas, band = 95% interval)
-against steps and against bytes sent (comm vectors/step · d · 8 bytes, cumulative), on
-Rastrigin and Styblinski–Tang (d = 4, K = 8, isotropic noise; verify.claims_leader.speed_runs,
-seed 0)."""
+"""LSGD against EASGD and periodic averaging at equal τ = 4, and multi-leader against
+single-leader LSGD at τ = 16 (docs/theory.md §7; Teng et al., NeurIPS 2019): drawn from the
+evidence of claims lsgd.convergence_speed and lsgd.multi_leader.
+
+Rows: Rastrigin and Styblinski–Tang (d = 4, K = 8, isotropic gradient noise). Columns: f(model)
+− f* against steps; the same against bytes sent (vectors per step × d × 8 bytes, cumulative);
+multi-leader (2 groups, local leaders every 4 steps) against single-leader LSGD. Model = leader
+(LSGD), center (EASGD), average (periodic averaging); lines are means over replicas, bands 95%
+t-intervals.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from verify.claims_leader import SPEED_SETUP, speed_runs
+from paper_figs import style
 
-from .style import save
+CLAIMS = ("lsgd.convergence_speed", "lsgd.multi_leader")
+
+
+def _band(ax, x, c, label, color=None):
+    mu, lo, hi = (np.asarray(c[k], float) for k in ("mean", "ci_low", "ci_high"))
+    ln, = ax.plot(x, mu, label=label, color=color)
+    ax.fill_between(x, np.maximum(lo, 1e-12), hi, color=ln.get_color(), alpha=0.2)
+
+
+def draw(evidence, out_dir) -> list[Path]:
+    style.apply()
+    import matplotlib.pyplot as plt
+    sp = evidence[CLAIMS[0]].data
+    ml = evidence[CLAIMS[1]].data if CLAIMS[1] in evidence else None
+    lands = list(sp["curves"])
+    ncol = 3 if ml else 2
+    fig, axes = plt.subplots(len(lands), ncol, figsize=(4.4 * ncol, 3.4 * len(lands)), squeeze=False)
+    for row, name in enumerate(lands):
+        for j, (mname, c) in enumerate(sp["curves"][name].items()):
+            t = np.maximum(np.asarray(c["t"], float), 1)
+            _band(axes[row, 0], t, c, sp["labels"][mname], style.OKABE_ITO[j])
+            _band(axes[row, 1], np.maximum(t * c["bytes_per_step"], 1), c, sp["labels"][mname], style.OKABE_ITO[j])
+        axes[row, 0].set_xlabel("steps")
+        axes[row, 1].set_xlabel("bytes sent (all workers, float64)")
+        axes[row, 0].set_title(f"{name.replace('_', '–').title()}: same period τ = {sp['tau']}", fontsize=9)
+        if ml:
+            for j, (mname, c) in enumerate(ml["curves"][name].items()):
+                _band(axes[row, 2], np.maximum(np.asarray(c["t"], float), 1), c, ml["labels"][mname],
+                      style.OKABE_ITO[4 + j])
+            axes[row, 2].set_xlabel("steps")
+            axes[row, 2].set_title(f"leaders: global every τ = {ml['tau']}, local every {ml['tau_local']}",
+                                   fontsize=9)
+        for ax in axes[row]:
+            ax.set_yscale("log")
+            ax.set_xscale("log")
+            ax.set_ylabel("f(model) − f*")
+    axes[0, 0].legend(fontsize=8)
+    if ml:
+        axes[0, 2].legend(fontsize=8)
+    fig.suptitle(f"Loss of the model (K = {sp['K']} workers, d = 4, mean and 95% interval)", fontsize=10)
+    return style.save(fig, Path(out_dir), "lsgd_loss_vs_steps")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.5))
-    for row, name in enumerate(SPEED_SETUP):
-        res = speed_runs(name, quick, 0)
-        d = SPEED_SETUP[name]["d"]
-        for mname, (ts, fm, fb, comm) in res.items():
-            mu = fm.mean(1)
-            se = 1.96 * fm.std(1, ddof=1) / np.sqrt(fm.shape[1])
-            for col, xaxis in enumerate((ts, ts * comm * d * 8)):
-                ln, = axes[row, col].plot(np.maximum(xaxis, 1), mu, label=mname)
-                axes[row, col].fill_between(np.maximum(xaxis, 1), mu - se, mu + se,
-                                            color=ln.get_color(), alpha=0.2)
-        for col in range(2):
-            ax = axes[row, col]
-            ax.set_yscale("log")
-            ax.set_xscale("log")
-            ax.set_ylabel(f"{name}: f(model) − f*")
-            ax.set_xlabel("steps" if col == 0 else "bytes sent (all workers, float64)")
-        axes[row, 0].legend()
-    fig.suptitle("Loss of the model vs steps and vs bytes (K = 8, τ = 4, d = 4)")
-    return save(fig, out_dir, "lsgd_loss_vs_steps")
+    from paper_figs._evidence import run_claims
+    return draw(run_claims(CLAIMS, quick), out_dir)

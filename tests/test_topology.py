@@ -124,3 +124,68 @@ def test_bad_arguments():
         T.get("rng", 4)
     with pytest.raises(ValueError, match="edge probability p"):
         T.erdos_renyi(5, p=0)
+
+
+# ----------------------------------------------------------------------------- rho = max_{j>=2} |lambda_j|
+def _rho_numpy(W):
+    """Independent ρ: numpy eigenvalues, drop the one closest to 1 (the Perron eigenvalue),
+    largest modulus of the rest."""
+    ev = np.linalg.eigvals(np.asarray(W, float))
+    i = int(np.argmin(np.abs(ev - 1.0)))
+    return float(np.max(np.abs(np.delete(ev, i))))
+
+
+def _lazy_ring(K, w):
+    W = np.zeros((K, K))
+    for i in range(K):
+        W[i, i] = w
+        W[i, (i + 1) % K] += (1 - w) / 2
+        W[i, (i - 1) % K] += (1 - w) / 2
+    return W
+
+
+def test_rho_dominated_by_negative_eigenvalue():
+    # lazy ring K = 8, self weight 0.1: eigenvalues 0.1 + 0.9 cos(2πj/8); the most negative one,
+    # 0.1 − 0.9 = −0.8, dominates λ₂ = 0.1 + 0.9·cos(π/4) ≈ 0.736, so ρ = 0.8 (not |λ₂|)
+    W = _lazy_ring(8, 0.1)
+    top = T.custom(W)
+    ev = np.linalg.eigvalsh(W)
+    assert ev.min() == pytest.approx(-0.8, abs=1e-12) and abs(ev.min()) > np.sort(ev)[-2]
+    assert top.rho == pytest.approx(0.8, abs=1e-12)
+    assert top.rho == pytest.approx(_rho_numpy(W), abs=1e-12)
+    assert top.spectral_gap == pytest.approx(0.2, abs=1e-12)
+    assert top.lambda2 == pytest.approx(0.1 + 0.9 * math.cos(math.pi / 4), abs=1e-12)
+    assert abs(top.rho - abs(top.lambda2)) > 0.05     # ρ read as |λ₂| would be wrong here
+
+
+@given(K=st.integers(2, 20).map(lambda k: 2 * k), w=st.floats(0.02, 0.3))
+def test_lazy_even_ring_rho_closed_form(K, w):
+    # even K: eigenvalues w + (1 − w)cos(2πj/K) include 2w − 1 (j = K/2)
+    top = T.custom(_lazy_ring(K, w))
+    want = max(abs(w + (1 - w) * math.cos(2 * math.pi / K)), abs(2 * w - 1))
+    assert top.rho == pytest.approx(want, abs=1e-10)
+    assert top.rho == pytest.approx(_rho_numpy(_lazy_ring(K, w)), abs=1e-10)
+
+
+def test_directed_ring_rho_uses_modulus_of_complex_eigenvalues():
+    # non-symmetric doubly stochastic W = ½I + ½P (P the cyclic shift): eigenvalues ½(1 + e^{2πij/K}),
+    # moduli |cos(πj/K)|, so ρ = cos(π/K) while the real part of λ₂ is ½(1 + cos(2π/K)) = cos²(π/K)
+    K = 7
+    W = 0.5 * np.eye(K) + 0.5 * np.roll(np.eye(K), 1, axis=1)
+    top = T.custom(W)
+    assert not top.symmetric and top.doubly_stochastic
+    assert top.rho == pytest.approx(math.cos(math.pi / K), abs=1e-12)
+    assert top.lambda2 == pytest.approx(math.cos(math.pi / K) ** 2, abs=1e-12)
+
+
+@given(K=st.integers(3, 10), n=st.integers(1, 4), seed=st.integers(0, 10 ** 6))
+def test_rho_of_random_doubly_stochastic_non_symmetric(K, n, seed):
+    # Birkhoff: a convex combination of permutation matrices (one of them the cyclic shift, so the
+    # graph is strongly connected) is doubly stochastic and in general not symmetric
+    g = np.random.default_rng(seed)
+    perms = [np.roll(np.eye(K), 1, axis=1)] + [np.eye(K)[g.permutation(K)] for _ in range(n)]
+    wts = g.dirichlet(np.ones(len(perms))) * 0.9 + 0.1 / len(perms)
+    W = sum(c * P for c, P in zip(wts, perms))
+    top = T.custom(W)
+    assert top.doubly_stochastic
+    assert top.rho == pytest.approx(_rho_numpy(W), abs=1e-9)

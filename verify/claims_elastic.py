@@ -92,8 +92,9 @@ def simulate_rr_divergence(p, a, alpha, seed, growth=1e8, threshold=1e6, flipped
 
 
 def _bits(mask) -> list[str]:
-    """A boolean grid (rows = α, columns = ηh) as strings of '0'/'1' (compact JSON)."""
-    return ["".join("1" if v else "0" for v in row) for row in np.asarray(mask).T]
+    """A boolean grid (rows = α, columns = ηh, as analysis.stability.default_grid) as strings of
+    '0'/'1' (compact JSON)."""
+    return ["".join("1" if v else "0" for v in row) for row in np.asarray(mask)]
 
 
 @claim(
@@ -176,7 +177,7 @@ def rr_stability_region(ctx) -> Evidence:
     step = max(1, S["rr_grid"] // 100)
     sub = (slice(None, None, step), slice(None, None, step))
     ab = np.linspace(0, 2, 201)
-    data = {"a": A[sub][:, 0], "alpha": AL[sub][0, :],
+    data = {"a": A[sub][0, :], "alpha": AL[sub][:, 0],
             "stable": {str(p): _bits(radii[p][sub] < 1 - 1e-12) for p in FIG_PS},
             "inside": _bits(inside[sub]),
             "share_stable_outside": {str(p): shares.get(p, 0.0) for p in FIG_PS},
@@ -789,7 +790,7 @@ def downpour_unstable(ctx) -> Evidence:
     data = {"shares": {str(t): rep[f"downpour/tau={t}/diverged_share"] for t in TAUS},
             "easgd_share": rep[f"easgd_async/tau={TAUS[-1]}/diverged_share"],
             "multiplier": {str(t): rep[f"downpour/tau={t}/linear_center_multiplier"] for t in TAUS},
-            "taus": list(TAUS), "lr": lr_dp, "h": h, "R": R, "steps": steps, "runs": runs}
+            "taus": list(TAUS), "lr": lr_dp, "h": h, "K": EXPLORE_K, "R": R, "steps": steps, "runs": runs}
     return Evidence(combine(checks), predicted=pred, measured=meas, reported=rep, notes=notes,
                     headline=["downpour_share_tau64_minus_tau1", "downpour_minus_easgd_share_tau64"],
                     finding=finding, data=data,
