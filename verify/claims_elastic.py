@@ -730,7 +730,7 @@ def _max_min_curvature(L):
 
 @claim(
     id="easgd.downpour_unstable",
-    paper=PAPER + ", §5 ('DOWNPOUR ... unstable for large τ')",
+    paper=PAPER + ", §5 (the DOWNPOUR baseline at large communication periods)",
     statement="DOWNPOUR becomes unstable as the communication period τ grows, where EASGD at the same "
               "step size and τ stays stable.",
     predicted="at η = 0.005 on Styblinski–Tang (d = 2, K = 4, isotropic noise σ = 5) the share of "
