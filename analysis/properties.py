@@ -29,17 +29,28 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from . import linear
-from .stats import poisson_rate, wilson
+from .stats import bootstrap_ci, poisson_rate
 
-__all__ = ["Check", "communication", "count_communication", "detect_period", "escape_ratio", "regime",
-           "exact_fixed_point", "preserves_average", "sharpness_penalty", "stability",
-           "stationary_points", "workers_of"]
+__all__ = [
+    "Check",
+    "communication",
+    "count_communication",
+    "detect_period",
+    "escape_ratio",
+    "exact_fixed_point",
+    "preserves_average",
+    "regime",
+    "sharpness_penalty",
+    "stability",
+    "stationary_points",
+    "workers_of",
+]
 
 
 class Check(NamedTuple):
@@ -49,7 +60,7 @@ class Check(NamedTuple):
     ok: bool | None
     detail: dict
 
-    def require(self) -> "Check":
+    def require(self) -> Check:
         """Raise AssertionError naming the numbers when the check did not pass (ok is False)."""
         if self.ok is False:
             raise AssertionError(f"{self.name}: value {self.value:.6g} vs bound {self.bound:.6g}; "
@@ -118,15 +129,21 @@ def _same_map(a, b) -> bool:
 
 def regime(method, A, b, state, max_period: int = 16, max_transient: int = 2):
     """(t0, p, state at t0): after a transient of t0 <= max_transient steps (a first step that
-    starts a recursion, e.g. x¹ = Wx⁰ − lr g⁰) the step map is periodic with the smallest period
-    p <= max_period, checked over two candidate periods. The state at t0 is the noiseless
-    evolution of `state`. ValueError when no (t0, p) fits."""
-    n = max_transient + 2 * max_period
-    ms = _maps(method, A, b, state, 0, n)
+    starts a recursion, e.g. x¹ = Wx⁰ − lr g⁰) the step map is periodic: the smallest (t0, p),
+    p <= max_period, with map(t) = map(t0 + (t − t0) mod p) for t0 <= t < t0 + 2p + 2. Maps are
+    computed lazily (one jacrev each); the state at t0 is the noiseless evolution of `state`.
+    ValueError when no (t0, p) fits."""
+    ms = []
+
+    def get(t):
+        while len(ms) <= t:
+            st = ms[-1].template if ms else state
+            ms.append(linear.step_map(method, A, b, st, len(ms)))
+        return ms[t]
     for t0 in range(max_transient + 1):
         for p in range(1, max_period + 1):
-            if all(_same_map(ms[t], ms[t0 + (t - t0) % p]) for t in range(t0, t0 + 2 * max_period)):
-                return t0, p, (ms[t0 - 1].template if t0 else state)
+            if all(_same_map(get(t), get(t0 + (t - t0) % p)) for t in range(t0, t0 + 2 * p + 2)):
+                return t0, p, (get(t0 - 1).template if t0 else state)
     raise ValueError(f"max_period: the step of {method.name!r} is not periodic with period <= "
                      f"{max_period} after {max_transient} steps")
 
@@ -164,7 +181,6 @@ def _is_affine(method, A, b, st, t, aff, seed=1) -> bool:
     """The step evaluated at a random state equals M z + c (the step is affine on quadratics)."""
     g = _gen(seed)
     z = torch.randn(aff.M.shape[0], generator=g, dtype=torch.float64)
-    K, d = st.x.shape[-2:]
     out = linear._flatten(method.step(linear._unflatten(z, st), linear.quadratic_oracle(A, b), t, _gen()))
     ref = aff.M @ z.numpy() + aff.c
     return bool(np.allclose(out.numpy(), ref, atol=1e-9 * max(1.0, np.abs(ref).max()), rtol=0))
@@ -373,7 +389,7 @@ def sharpness_penalty(method, H, sigma2: float = 1.0, K=None, period: int | None
         return Check("sharpness_penalty", pen, float("nan") if expected is None else float(expected), ok,
                      {"method": "monte_carlo", "ci": [ci["ci_low"], ci["ci_high"]], "replicas": replicas,
                       "burn": burn, "samples": samples, "sigma2": float(sigma2)})
-    t0, p, st0, aff = _period_affine(method, A, b, st, period)
+    _, p, st0, aff = _period_affine(method, A, b, st, period)
     m, P = _stationary_x(aff, linear.noise_blocks(float(sigma2), K, d, p), linear._flatten(st0).numpy())
     xm, xc = linear.x_moments(aff, m, P, K, d)
     Xi = linear.consensus_cov(xm, xc, K, d)
@@ -400,49 +416,61 @@ def _escape_run(method, sigma, batch, K, steps, replicas, seed, exit_at, diverge
                    divergence=divergence)
     ev = np.asarray(res.event_step, dtype=float)
     kind = np.asarray(res.event_kind)
-    hit = kind == "stop"
-    exposure = float(np.where(ev >= 0, ev, steps).sum())
-    return int(hit.sum()), max(exposure, 1.0), float((kind == "diverged").mean())
+    hit = (kind == "stop").astype(float)
+    exposure = np.where(ev >= 0, ev, steps).astype(float)
+    return hit, exposure, float((kind == "diverged").mean())
+
+
+def _encode(hit, exposure):
+    """One number per replica (exposure is a whole number of steps; the half marks an escape),
+    so a bootstrap resamples a replica's escape and exposure together."""
+    return exposure + 0.5 * hit
+
+
+def _rate(v):
+    hit = 2 * (v % 1.0)
+    return hit.sum() / max(float((v - 0.5 * hit).sum()), 1.0)
 
 
 def escape_ratio(method, *, lr: float | None = None, D: float = QUARTIC_DV / 2, batch: int = 1, K=None,
                  steps: int = 1500, replicas: int = 256, seed: int = 0, exit_at: float = 1.0,
-                 divergence: float = 10.0, reference: str = "csgd") -> Check:
+                 divergence: float = 10.0, reference: str = "csgd", n_boot: int = 1000) -> Check:
     """Mean escape time of the method over that of C-SGD on the quartic double well
     f = x⁴/4 − x²/2 (docs/theory.md §2): every worker starts at the minimum −1; an escape is the
     worker centroid x̄ crossing `exit_at` (the other minimum, +1). Both runs use the same lr,
     K, batch and per-worker isotropic gradient noise σ² = 2·D·K·batch/lr, so C-SGD's centroid
     diffuses with D = lr·σ²/(2KB) (dV/D = 2 by default). Rates are escapes / observed steps,
     censored at `steps` (diverged replicas, |x| > `divergence`, are censored at divergence).
-    value = time ratio T_method / T_C-SGD = rate_C / rate_method (< 1: escapes faster); CI from
-    the Wilson interval of the conditional binomial n_method / (n_method + n_C). ok = None."""
+    value = time ratio T_method / T_C-SGD = rate_C / rate_method (< 1: escapes faster); 95% CI
+    by a percentile bootstrap over replicas (each replica's escape and exposure together;
+    escape times from a common start are not exponential, so Poisson intervals would be too
+    narrow). ok = None."""
     import dynamics
     K = workers_of(method, K)
     lr = float(method.hp.get("lr")) if lr is None else float(lr)
     sigma = math.sqrt(2.0 * D * K * batch / lr)
     top = method.topology if method.topology is not None else dynamics.topology.complete(K)
     ref = dynamics.make(reference, top, lr=lr)
-    n1, T1, div1 = _escape_run(method, sigma, batch, K, steps, replicas, seed, exit_at, divergence)
+    h1, e1, div1 = _escape_run(method, sigma, batch, K, steps, replicas, seed, exit_at, divergence)
     key = (reference, top.name, K, lr, sigma, batch, steps, replicas, seed + 1, exit_at, divergence)
     if key not in _REFERENCE:  # the C-SGD run depends only on these: shared by every method
         _REFERENCE[key] = _escape_run(ref, sigma, batch, K, steps, replicas, seed + 1, exit_at, divergence)
-    n2, T2, div2 = _REFERENCE[key]
-    r1, r2 = poisson_rate(n1, T1), poisson_rate(n2, T2)
+    h2, e2, div2 = _REFERENCE[key]
+    n1, T1, n2, T2 = int(h1.sum()), float(e1.sum()), int(h2.sum()), float(e2.sum())
+    r1, r2 = poisson_rate(n1, max(T1, 1.0)), poisson_rate(n2, max(T2, 1.0))
     detail = {"escapes": n1, "exposure": T1, "diverged_fraction": div1, "reference": reference,
               "reference_escapes": n2, "reference_exposure": T2, "reference_diverged_fraction": div2,
               "rate": r1.rate, "rate_ci": [r1.lo, r1.hi], "reference_rate": r2.rate,
               "reference_rate_ci": [r2.lo, r2.hi], "lr": lr, "sigma": sigma, "D": D, "batch": batch,
               "K": K, "cap": steps, "replicas": replicas, "dV_over_D": QUARTIC_DV / D}
-    if n1 + n2 == 0 or n1 == 0:
+    if n1 == 0:
         detail["ci"] = [float("nan"), float("nan")]
         return Check("escape_ratio", float("inf") if n2 else float("nan"), float("nan"), None, detail)
-    w = wilson(n1, n1 + n2)
-
-    def ratio(p):  # time ratio = rate_C / rate_m with rate_m/rate_C = (p/(1−p))·(T2/T1)
-        return float("inf") if p <= 0 else ((1 - p) / p) * (T1 / T2)
-    value = (r2.rate / r1.rate) if r1.rate > 0 else float("inf")
-    detail["ci"] = [ratio(w["ci_high"]), ratio(w["ci_low"])]
-    return Check("escape_ratio", value, float("nan"), None, detail)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ci = bootstrap_ci(lambda a, b: _rate(b) / _rate(a), _encode(h1, e1), _encode(h2, e2),
+                          n_boot=n_boot, seed=seed)
+    detail["ci"] = [ci["ci_low"], ci["ci_high"]]
+    return Check("escape_ratio", r2.rate / r1.rate, float("nan"), None, detail)
 
 
 # ---------------------------------------------------------------- 7. communication

@@ -2,7 +2,6 @@
 strategy states, checked with independent numpy computations."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 

@@ -137,7 +137,7 @@ def check_builder(name: str, builder=None, topology=None, **hp: Any) -> None:
     top = ring(4) if topology is None else topology
     try:
         m = builder(top, **(hp or hp_for(name)))
-    except Exception as exc:  # noqa: BLE001 - reported with the algorithm's name
+    except Exception as exc:
         raise PluginError(f"algorithm {name!r}: the builder failed on topology {top.name!r} with "
                           f"{hp or hp_for(name)}: {type(exc).__name__}: {exc}") from exc
     if not all(hasattr(m, a) for a in ("init", "step", "model", "comm", "hp")):
