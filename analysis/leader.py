@@ -1,5 +1,5 @@
 """Leader (stochastic) gradient descent: objective, fixed points, linear rate, descent bound T2
-and communication accounting (THEORY.md §7; Teng et al., NeurIPS 2019, arXiv 1905.10395).
+and communication accounting (docs/theory.md §7; Teng et al., NeurIPS 2019, arXiv 1905.10395).
 
 Parameterisation. `dynamics` 'lsgd' follows eq. 2 of the paper, x ← x − η g(x) − λ(x − z)
 (the pull λ is NOT multiplied by η); the analysed step of T2 is x⁺ = x − η(∇f(x) + λ(x − z)),

@@ -1,6 +1,6 @@
 """Stability of elastic averaging (EASGD) vs round-robin ADMM on the 1-D quadratic.
 
-THEORY.md §6 (Zhang, Choromanska, LeCun, NeurIPS 2015, arXiv 1412.6651, §4 and supplement).
+docs/theory.md §6 (Zhang, Choromanska, LeCun, NeurIPS 2015, arXiv 1412.6651, §4 and supplement).
 Objective f(x) = h x²/2, a = ηh, α = ηρ, β = pα (synchronous default).
 
 Every linear map is built by applying the update equations to a vector of sympy symbols and
@@ -52,14 +52,14 @@ def _check_pos(name: str, v) -> None:
 
 # ----------------------------------------------------------------------------- updates
 def _easgd_sync_update(s, p, a, alpha, beta):
-    """THEORY §6 eqs 3–6: x^i ← x^i − a x^i − α(x^i − x̃); x̃ ← (1−β)x̃ + β mean(x) (pre-update x)."""
+    """docs/theory.md §6 eqs 3–6: x^i ← x^i − a x^i − α(x^i − x̃); x̃ ← (1−β)x̃ + β mean(x) (pre-update x)."""
     x, c = list(s[:p]), s[p]
     xm = sum(x) / p
     return [xi - a * xi - alpha * (xi - c) for xi in x] + [(1 - beta) * c + beta * xm]
 
 
 def _easgd_rr_update(s, p, i, a, alpha):
-    """THEORY §6 round robin: x^i ← x^i − a x^i − α(x^i − x̃); x̃ ← x̃ + α(x^i − x̃) (pre-step x^i)."""
+    """docs/theory.md §6 round robin: x^i ← x^i − a x^i − α(x^i − x̃); x̃ ← x̃ + α(x^i − x̃) (pre-step x^i)."""
     s = list(s)
     xi, c = s[i], s[p]
     s[i] = xi - a * xi - alpha * (xi - c)
@@ -68,7 +68,7 @@ def _easgd_rr_update(s, p, i, a, alpha):
 
 
 def _admm_rr_update(s, p, i, eta, h, rho):
-    """THEORY §6 ADMM reconstruction, worker i active (sequential, new λ^i used for x^i):
+    """docs/theory.md §6 ADMM reconstruction, worker i active (sequential, new λ^i used for x^i):
     λ^i ← λ^i − (x^i − x̃); x^i ← (x^i − η h x^i + ηρ(λ^i + x̃))/(1 + ηρ); x̃ ← (1/p) Σ_j (x^j − λ^j)."""
     s = list(s)
     c = s[2 * p]
@@ -87,7 +87,7 @@ def _jacobian(update, n: int, simplify: bool = True) -> sp.Matrix:
 
 # ----------------------------------------------------------------------------- symbolic maps
 def easgd_sync_map(p, a=a_, alpha=alpha_, beta=None) -> sp.Matrix:
-    """Synchronous EASGD Jacobian on (x¹..x^p, x̃); β defaults to pα (THEORY §6)."""
+    """Synchronous EASGD Jacobian on (x¹..x^p, x̃); β defaults to pα (docs/theory.md §6)."""
     p = _check_p(p)
     beta = p * alpha if beta is None else beta
     return _jacobian(lambda s: _easgd_sync_update(s, p, a, alpha, beta), p + 1)
@@ -108,7 +108,7 @@ def easgd_sync_reduced_map(a=a_, alpha=alpha_, beta=beta_, p=2) -> sp.Matrix:
 
 
 def easgd_rr_worker_map(p, i, a=a_, alpha=alpha_) -> sp.Matrix:
-    """Round-robin EASGD map of worker i on (x¹..x^p, x̃) (symmetric; THEORY §6)."""
+    """Round-robin EASGD map of worker i on (x¹..x^p, x̃) (symmetric; docs/theory.md §6)."""
     p = _check_p(p)
     i = _check_i(p, i)
     return _jacobian(lambda s: _easgd_rr_update(s, p, i, a, alpha), p + 1)
@@ -133,7 +133,7 @@ def easgd_rr_cycle_map(p, a=a_, alpha=alpha_) -> sp.Matrix:
 
 
 def admm_rr_worker_map(p, i, eta=eta_, h=h_, rho=rho_) -> sp.Matrix:
-    """Round-robin ADMM map of worker i on (λ¹, x¹, …, λ^p, x^p, x̃) (THEORY §6 reconstruction)."""
+    """Round-robin ADMM map of worker i on (λ¹, x¹, …, λ^p, x^p, x̃) (docs/theory.md §6 reconstruction)."""
     p = _check_p(p)
     i = _check_i(p, i)
     _check_pos("eta", eta)
@@ -238,7 +238,7 @@ def easgd_rr_jury(a, alpha) -> np.ndarray:
 
 
 def easgd_rr_region_closed_form(a, alpha):
-    """Paper's region (THEORY §6): 0 ≤ ηh ≤ 2 and 0 ≤ α ≤ (4 − 2ηh)/(4 − ηh). Array-valued."""
+    """Paper's region (docs/theory.md §6): 0 ≤ ηh ≤ 2 and 0 ≤ α ≤ (4 − 2ηh)/(4 − ηh). Array-valued."""
     a, alpha = np.asarray(a, float), np.asarray(alpha, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = (a >= 0) & (a <= 2) & (alpha >= 0) & (alpha <= (4 - 2 * a) / (4 - a))
@@ -270,7 +270,7 @@ def share_stable_outside(p, grid=None, tol: float = 1e-12) -> float:
 
 # ----------------------------------------------------------------------------- ADMM
 def admm_grid_axes(n_eta: int = 100, n_rho: int = 100, eta_max: float = 0.01, rho_max: float = 10.0):
-    """Cell-centre axes for η ∈ (0, eta_max), ρ ∈ (0, rho_max) (THEORY §6, paper Fig. 1)."""
+    """Cell-centre axes for η ∈ (0, eta_max), ρ ∈ (0, rho_max) (docs/theory.md §6, paper Fig. 1)."""
     return (np.arange(n_eta) + 0.5) * eta_max / n_eta, (np.arange(n_rho) + 0.5) * rho_max / n_rho
 
 
@@ -306,7 +306,7 @@ def _norms(M, s, cycles):
 
 # ----------------------------------------------------------------------------- noisy sync EASGD
 def easgd_sync_stable(a, alpha, beta):
-    """THEORY §6 stability of synchronous EASGD (all p-worker modes): |1−a−α| < 1, aβ > 0,
+    """docs/theory.md §6 stability of synchronous EASGD (all p-worker modes): |1−a−α| < 1, aβ > 0,
     a + α + β − aβ > 0, 4 − 2a − 2α − 2β + aβ > 0 (the last three are Jury for the (mean,
     center) map; 1−a−α is the eigenvalue of the p−1 worker-deviation modes)."""
     a, alpha, beta = (np.asarray(v, float) for v in (a, alpha, beta))
@@ -317,7 +317,7 @@ def easgd_sync_stable(a, alpha, beta):
 
 def easgd_sync_center_variance(eta, h, alpha, beta, sigma2, p):
     """Var(x̃_∞) = (η²σ²/p)·β(2 − a − α − β + aβ) / [a(a + α + β − aβ)(4 − 2a − 2α − 2β + aβ)],
-    a = ηh, gradients h x − ξ with Var ξ = σ² (THEORY §6 [derived]). Unstable → ValueError."""
+    a = ηh, gradients h x − ξ with Var ξ = σ² (docs/theory.md §6 [derived]). Unstable → ValueError."""
     p = _check_p(p)
     _check_pos("eta", eta)
     if np.any(np.asarray(sigma2, float) < 0):
@@ -369,7 +369,7 @@ def _check_sync_noise(eta, h, alpha, beta, sigma2, p):
 
 
 def easgd_sync_mean_variance(eta, h, alpha, beta, sigma2, p):
-    """Var(x̄_∞) of the worker mean x̄ = (1/p) Σ x^i of synchronous EASGD (THEORY §6 [derived]):
+    """Var(x̄_∞) of the worker mean x̄ = (1/p) Σ x^i of synchronous EASGD (docs/theory.md §6 [derived]):
     (η²σ²/p)·[(2 − β)(a + β − aβ) − αβ] / [a(a + α + β − aβ)(4 − 2a − 2α − 2β + aβ)], a = ηh;
     the (1,1) entry of the (mean, center) Lyapunov solution. α = 0 gives SGD's ησ²/(p h (2 − a))."""
     p = _check_sync_noise(eta, h, alpha, beta, sigma2, p)
@@ -381,7 +381,7 @@ def easgd_sync_mean_variance(eta, h, alpha, beta, sigma2, p):
 
 def easgd_sync_worker_variance(eta, h, alpha, beta, sigma2, p):
     """Stationary Var(x^i_∞) of one worker of synchronous EASGD on h x²/2, gradient noise σ²
-    independent across workers (THEORY §6 [derived]). Split x^i = x̄ + d^i: d^i ← (1 − a − α) d^i
+    independent across workers (docs/theory.md §6 [derived]). Split x^i = x̄ + d^i: d^i ← (1 − a − α) d^i
     + η(ξ^i − ξ̄) has noise uncorrelated with ξ̄ (Cov(ξ^i − ξ̄, ξ̄) = σ²/p − σ²/p = 0) and does not
     feed (x̄, x̃), so Cov(d^i, x̄) → 0 and
       Var(x^i) = Var(x̄) + (1 − 1/p)·η²σ² / [(a + α)(2 − a − α)],
@@ -417,7 +417,7 @@ def moving_average_sgd_variance(eta, h, beta, sigma2, p):
     is the paper's single-chain MVASGD). With a = ηh, u = 1 − a, v = 1 − β:
       Var(x̃_∞) = [ησ²/(p h (2 − a))]·β(1 + uv)/[(1 + v)(1 − uv)]
                 = (η²σ²/p)·β(2 − a − β + aβ)/[a(2 − a)(2 − β)(a + β − aβ)],
-    valid for 0 < a < 2, 0 < β < 2 (THEORY §6 [derived]). Polyak–Ruppert averaging (weights 1/t)
+    valid for 0 < a < 2, 0 < β < 2 (docs/theory.md §6 [derived]). Polyak–Ruppert averaging (weights 1/t)
     has Var → 0 as t → ∞ (≈ σ²/(p h² t)): no stationary value, so the moving average is the
     comparable stationary baseline."""
     p = _check_p(p)

@@ -51,7 +51,7 @@ def draw(evidence, out_dir) -> list[Path]:
     a2.set_ylabel("center multiplier per period")
     a2.set_title(f"linearised at the sharpest minimum (h = {d['h']:.3g}, K = {K})", fontsize=9)
     a2.legend(fontsize=8, loc="upper right")
-    fig.suptitle("DOWNPOUR on Styblinski–Tang: divergence grows with the communication period", fontsize=10)
+    fig.suptitle("DOWNPOUR on Styblinski–Tang: diverged runs against the communication period", fontsize=10)
     return style.save(fig, Path(out_dir), "easgd_downpour_instability")
 
 

@@ -1,4 +1,4 @@
-"""Elastic averaging family (THEORY.md §6): EASGD (sync, async, round robin), EAMSGD, DOWNPOUR,
+"""Elastic averaging family (docs/theory.md §6): EASGD (sync, async, round robin), EAMSGD, DOWNPOUR,
 round-robin ADMM. References are numpy re-implementations of the paper's equations or closed
 forms; the ADMM cycle matrix is built by hand from the equations."""
 import numpy as np
@@ -104,7 +104,7 @@ def test_sync_easgd_equations_3_to_6(beta):
 
 @given(st.floats(0.01, 1.5), st.floats(0.0, 0.4), st.integers(1, 5))
 def test_sync_easgd_mean_and_center_follow_the_2x2_map(a, alpha, K):
-    # THEORY.md §6: on F = h x^2/2 (exact gradients) (mean_i x^i, x̃) evolves by
+    # docs/theory.md §6: on F = h x^2/2 (exact gradients) (mean_i x^i, x̃) evolves by
     # M = [[1-a-α, α], [β, 1-β]], a = ηh, β = Kα.
     lr, h = 0.1, a / 0.1
     beta = K * alpha
@@ -155,7 +155,7 @@ def test_async_algorithm1_with_period(order):
 
 @given(st.floats(0.0, 2.0), st.floats(0.0, 1.0))
 def test_round_robin_p1_is_the_2x2_map(a, alpha):
-    # THEORY.md §6: with p = 1 each step is [[1-a-α, α], [α, 1-α]] on (x, x̃), a = ηh.
+    # docs/theory.md §6: with p = 1 each step is [[1-a-α, α], [α, 1-α]] on (x, x̃), a = ηh.
     lr = 0.01
     h = a / lr
     M = np.array([[1 - a - alpha, alpha], [alpha, 1 - alpha]])
@@ -188,7 +188,7 @@ def test_round_robin_worker_order_and_center_uses_pre_update_x():
 # ---------------------------------------------------------------- round robin ADMM
 
 def admm_cycle(p, eta, rho, h=1.0):
-    """Cycle matrix on (λ¹, x¹, ..., λ^p, x^p, x̃), built from THEORY.md §6 equations."""
+    """Cycle matrix on (λ¹, x¹, ..., λ^p, x^p, x̃), built from docs/theory.md §6 equations."""
     n = 2 * p + 1
     P = np.eye(n)
     er = eta * rho

@@ -1,5 +1,5 @@
 """The symbolic stability maps of analysis/stability.py (built from sympy copies of the update
-equations, THEORY.md §6) against the affine maps of the dynamics implementations themselves
+equations, docs/theory.md §6) against the affine maps of the dynamics implementations themselves
 (analysis.linear: torch.func.jacrev of `method.step`) on f = h x²/2 with K = p workers, d = 1.
 
 State orderings. analysis.stability: EASGD (x¹, …, x^p, x̃); ADMM (λ¹, x¹, …, λ^p, x^p, x̃).

@@ -1,4 +1,4 @@
-"""Leader SGD (THEORY.md §7, eq. 2 of Teng et al.): references are plain-numpy loops over
+"""Leader SGD (docs/theory.md §7, eq. 2 of Teng et al.): references are plain-numpy loops over
 workers with an explicit first-minimum leader choice."""
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
-"""Tests for analysis/stability.py (THEORY.md §6). Expected values come from the closed forms in
-THEORY.md, hand-derived Jury expressions, scipy's Lyapunov solver and independent numpy loops."""
+"""Tests for analysis/stability.py (docs/theory.md §6). Expected values come from the closed forms in
+docs/theory.md, hand-derived Jury expressions, scipy's Lyapunov solver and independent numpy loops."""
 import numpy as np
 import pytest
 import scipy.linalg
@@ -119,7 +119,7 @@ def _admm_worker(p, i):
 @given(st_.floats(1e-4, 0.5), st_.floats(0.1, 10), st_.floats(0.1, 3), st_.sampled_from([2, 3]),
        st_.integers(0, 2))
 def test_admm_worker_map_radius_one(eta, rho, h, p, i):
-    # THEORY §6: each worker's map alone has spectral radius 1 (p >= 2: the idle workers'
+    # docs/theory.md §6: each worker's map alone has spectral radius 1 (p >= 2: the idle workers'
     # coordinates are left unchanged; for p = 1 the single map is a strict contraction)
     assume(i < p)
     M = _admm_worker(p, i)(eta, h, rho)
@@ -129,7 +129,7 @@ def test_admm_worker_map_radius_one(eta, rho, h, p, i):
 @pytest.mark.parametrize("p", [2, 3, 8])
 def test_admm_composite_radius_reference(p):
     # independent reference: the cycle matrix of the plain loop `_admm_rr_loop` (below) applied to
-    # each unit vector; THEORY §6 quotes its radius as 0.999002, 1.000974, 1.002258 for p = 2, 3, 8
+    # each unit vector; docs/theory.md §6 quotes its radius as 0.999002, 1.000974, 1.002258 for p = 2, 3, 8
     n = 2 * p + 1
     M = np.stack([_admm_rr_loop(e[0:-1:2], e[1:-1:2], e[-1], 0.001, 1.0, 2.5, 1) for e in np.eye(n)], 1)
     np.testing.assert_allclose(_admm_cycle_by_loop(p, 0.001, 2.5), M, rtol=0, atol=1e-14)
@@ -160,7 +160,7 @@ def test_admm_unstable_share():
         assert np.abs(ref - 1).min() > 1e-9          # no cell so close to 1 that rounding flips it
         share[p] = np.mean(got > 1)
         assert share[p] == np.mean(ref > 1)
-    assert 0 < share[3] < share[8] < 1  # THEORY §6: ≈15% (p = 3) and 35% (p = 8) unstable
+    assert 0 < share[3] < share[8] < 1  # docs/theory.md §6: ≈15% (p = 3) and 35% (p = 8) unstable
 
 
 def test_admm_diverges_easgd_converges():
@@ -272,7 +272,7 @@ def test_center_variance_symbolic():
 @given(st_.floats(0.01, 1.0), st_.floats(0.1, 3), st_.floats(0.05, 1.9), st_.integers(1, 12),
        st_.one_of(st_.none(), st_.floats(0.0, 1.5)))
 def test_sync_stability_conditions_match_full_map(eta, h, beta, p, alpha):
-    # THEORY §6 states the conditions for free α and β; None draws the paper's default α = β/p
+    # docs/theory.md §6 states the conditions for free α and β; None draws the paper's default α = β/p
     alpha = beta / p if alpha is None else alpha
     M = np.zeros((p + 1, p + 1))  # independent numpy build of the synchronous map
     M[:p, :p] = (1 - eta * h - alpha) * np.eye(p)

@@ -1,4 +1,4 @@
-"""Topologies: stochasticity, closed-form spectral gaps (THEORY.md §8), validation messages."""
+"""Topologies: stochasticity, closed-form spectral gaps (docs/theory.md §8), validation messages."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Elastic averaging and its parameter-server baselines (THEORY.md §6; Zhang, Choromanska,
+"""Elastic averaging and its parameter-server baselines (docs/theory.md §6; Zhang, Choromanska,
 LeCun, arXiv 1412.6651): 'easgd', 'easgd_async', 'easgd_rr', 'eamsgd', 'downpour', 'admm_rr'.
 
 All keep a center (master) variable x̃ of shape (..., d); `model(state)` returns x̃. The
@@ -113,7 +113,7 @@ def _single_process(topology, who):
 
 @register("easgd")
 def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Method:
-    """Synchronous EASGD [paper eqs 3–6, THEORY.md §6], both updates from pre-step values:
+    """Synchronous EASGD [paper eqs 3–6, docs/theory.md §6], both updates from pre-step values:
     x^i ← x^i − η g^i(x^i) − α(x^i − x̃);  x̃ ← (1 − β) x̃ + β mean_i x^i,
     α = ηρ (or `alpha`; default 0.9/K), β = Kα unless given. comm = 2K (each worker sends x^i
     and receives x̃ every step)."""
@@ -184,7 +184,7 @@ def _async_setup(name, topology, lr, rho, alpha, tau, order, K):
 @register("easgd_async")
 def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simultaneous",
                 K=None) -> Method:
-    """Asynchronous EASGD, Algorithm 1 [paper, THEORY.md §6], all workers on one clock t.
+    """Asynchronous EASGD, Algorithm 1 [paper, docs/theory.md §6], all workers on one clock t.
     With x the pre-step iterate: if τ | t: x^i ← x^i − α(x − x̃), x̃ ← x̃ + α(x − x̃) (across
     workers per `order`, see `_elastic`); then x^i ← x^i − η g^i(x) (gradient at the pre-step x,
     as in Algorithm 1). α = ηρ or `alpha` (default 0.9/K, the paper's β = pα = 0.9).
@@ -209,7 +209,7 @@ def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simu
 @register("eamsgd")
 def eamsgd(topology=None, lr=None, rho=None, alpha=None, tau=1, delta=0.99,
            order="simultaneous", K=None) -> Method:
-    """EAMSGD, Algorithm 2 [paper, THEORY.md §6]: with x the pre-step iterate, if τ | t the
+    """EAMSGD, Algorithm 2 [paper, docs/theory.md §6]: with x the pre-step iterate, if τ | t the
     elastic exchange of Algorithm 1 (see `easgd_async`); then Nesterov momentum
     v^i ← δ v^i − η g^i(x + δ v^i), x^i ← x^i + v^i. v⁰ = 0; δ = `delta` (paper 0.99).
     comm = 2K/τ."""
@@ -244,7 +244,7 @@ def _active_mask(x, t):
 
 @register("easgd_rr")
 def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
-    """Round-robin EASGD [paper §4, THEORY.md §6]: at step t only worker i = t mod K
+    """Round-robin EASGD [paper §4, docs/theory.md §6]: at step t only worker i = t mod K
     (0-based; the paper's i ≡ t+1 mod p, 1-based) acts, from its pre-update x^i:
     x^i ← x^i − η∇F(x^i) − α(x^i − x̃);  x̃ ← x̃ + α(x^i − x̃).  α = ηρ or `alpha`
     (default 0.9/K). The oracle is evaluated on all workers; only row i is used.
@@ -273,7 +273,7 @@ def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
 
 @register("admm_rr")
 def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
-    """Round-robin ADMM [paper §4; reconstruction of THEORY.md §6, derived], rescaled
+    """Round-robin ADMM [paper §4; reconstruction of docs/theory.md §6, derived], rescaled
     multipliers λ^i (λ⁰ = 0). Active worker i = t mod K:
     λ^i ← λ^i − (x^i − x̃);  x^i ← (x^i − η∇F(x^i) + ηρ(λ^i + x̃)) / (1 + ηρ)  (new λ^i, old x̃);
     x̃ ← (1/K) Σ_j (x^j − λ^j)  (new values). comm = 2 (x̃ down, x^i − λ^i up, per step)."""
@@ -308,7 +308,7 @@ def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
 
 @register("downpour")
 def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
-    """DOWNPOUR [paper's baseline, THEORY.md §6], synchronous simulation. Each step: if τ | t:
+    """DOWNPOUR [paper's baseline, docs/theory.md §6], synchronous simulation. Each step: if τ | t:
     the master adds every accumulator, x̃ ← x̃ + Σ_i a^i, each worker
     pulls x^i ← (master value `staleness` steps ago, after that step's push) and a^i ← 0; then,
     at the (pulled) x^i: x^i ← x^i − η g^i(x^i), a^i ← a^i − η g^i(x^i). staleness = 0 pulls the fresh x̃; before

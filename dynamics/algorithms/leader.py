@@ -1,4 +1,4 @@
-"""Leader SGD with local and global leaders: 'lsgd' (THEORY.md §7; Teng et al., NeurIPS 2019,
+"""Leader SGD with local and global leaders: 'lsgd' (docs/theory.md §7; Teng et al., NeurIPS 2019,
 arXiv 1905.10395, eq. 2).
 
 K workers in `groups` = n consecutive groups of l = K/n (group j = workers j·l .. j·l + l − 1).
