@@ -1,35 +1,45 @@
-"""Posterior covariance of Bayesian linear regression against D-SGD's consensus covariance Ξ
-(predicted and simulated), as 2-σ ellipses normalised to unit trace (THEORY.md §4; Zhu et al.,
-ICML 2023 'Ξ estimates the posterior')."""
+"""Posterior covariance of Bayesian linear regression against D-SGD's consensus covariance Ξ (closed
+form and simulated), as 2-σ ellipses normalised to unit trace (docs/theory.md §4; Zhu et al., ICML 2023
+'Ξ estimates the posterior')."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from verify.claims_sam import experiment_posterior, one_thread
-
 from .style import save
+
+CLAIMS = ("dsgd_sam.posterior_uncertainty",)
 
 
 def _ellipse(S, n=200):
+    S = np.asarray(S, dtype=float)
     lam, V = np.linalg.eigh(S / np.trace(S))
     t = np.linspace(0, 2 * np.pi, n)
     return (V * 2 * np.sqrt(lam)) @ np.stack([np.cos(t), np.sin(t)])
 
 
-def make(out_dir, quick: bool = False) -> list[Path]:
+def draw(evidence, out_dir) -> list[Path]:
     import matplotlib.pyplot as plt
-    with one_thread():
-        ex = experiment_posterior(quick, 0)
+    ev = evidence[CLAIMS[0]]
+    d = ev.data
     fig, ax = plt.subplots(figsize=(5, 5))
-    for S, lab, sty in [(ex["post"], "posterior Σ", "-"), (ex["xi_pred"], "Ξ predicted (linear.py)", "--"),
-                        (ex["xi_meas"], "Ξ simulated", ":")]:
+    for S, lab, sty in [(d["posterior"], "posterior Σ (exact)", "-"), (d["xi_closed_form"], "Ξ closed form (per-mode)", "--"),
+                        (d["xi_simulated"], "Ξ simulated (replica mean)", ":")]:
         e = _ellipse(S)
-        ax.plot(e[0], e[1], sty, label=lab)
+        ax.plot(e[0], e[1], sty, lw=2 if sty == ":" else 1.5, label=lab)
     ax.set_aspect("equal")
     ax.set_xlabel("θ₁ − θ_MAP,1 (unit-trace scale)")
     ax.set_ylabel("θ₂ − θ_MAP,2 (unit-trace scale)")
-    ax.set_title("Bayesian linear regression: posterior vs Ξ (ring, K=16)")
-    ax.legend(loc="upper right")
+    nd = ev.measured["normalised_distance"]
+    ax.set_title(f"Posterior vs Ξ (ring, K=16): shape distance {nd['value']:.2f} "
+                 f"[{nd['ci_low']:.2f}, {nd['ci_high']:.2f}]", fontsize=9)
+    ax.legend(loc="upper right", fontsize=7)
     return save(fig, out_dir, "dsgd_sam_posterior")
+
+
+def make(out_dir, quick: bool = False) -> list[Path]:
+    from verify.claims import Context, one_thread
+    from verify.claims_sam import posterior_uncertainty
+    with one_thread():
+        return draw({CLAIMS[0]: posterior_uncertainty(Context(quick=quick))}, out_dir)

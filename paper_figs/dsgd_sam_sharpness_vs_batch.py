@@ -1,30 +1,40 @@
 """½Tr(HΞ) of D-SGD against total batch KB under the linear scaling rule η ∝ KB (K=16; ring, grid,
-exponential), prediction (lines, analysis/linear.py) vs simulation (markers, 95% CI), and the flat
-centralised term ½Tr(HP) of C-SGD (THEORY.md §4; Zhu et al., ICML 2023)."""
+exponential): closed form (lines, per-mode sums) vs simulation (markers, 95% CI), and the centralised
+term ½Tr(HP) of C-SGD (docs/theory.md §4; Zhu et al., ICML 2023)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from verify.claims_sam import experiment_batch, one_thread
-
 from .style import save
 
+CLAIMS = ("dsgd_sam.sharpness_vs_batch",)
+LABELS = {"ring": "D-SGD ring", "grid": "D-SGD grid", "exponential": "D-SGD exponential",
+          "csgd": "C-SGD ½Tr(HP)"}
 
-def make(out_dir, quick: bool = False) -> list[Path]:
+
+def draw(evidence, out_dir) -> list[Path]:
     import matplotlib.pyplot as plt
-    with one_thread():
-        ex = experiment_batch(quick, 0)
+    ev = evidence[CLAIMS[0]]
     fig, ax = plt.subplots()
-    for name, rows in ex.items():
+    for name, rows in ev.data["rows"].items():
         kb = [r["KB"] for r in rows]
-        line, = ax.plot(kb, [r["pred"] for r in rows], "-", label=name if name != "csgd" else "C-SGD ½Tr(HP)")
+        line, = ax.plot(kb, [r["pred"] for r in rows], "-", label=LABELS.get(name, name))
         m = [r["meas"]["value"] for r in rows]
         err = [[v - r["meas"]["ci_low"] for v, r in zip(m, rows)], [r["meas"]["ci_high"] - v for v, r in zip(m, rows)]]
-        ax.errorbar(kb, m, yerr=err, fmt="o", color=line.get_color(), mfc="none")
+        ax.errorbar(kb, m, yerr=err, fmt="o", color=line.get_color(), mfc="none", capsize=3)
+    ax.plot([], [], "-", color="0.3", label="closed form")
+    ax.plot([], [], "o", color="0.3", mfc="none", label="simulation, 95% CI")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("total batch KB (η = 0.02·B)")
-    ax.set_ylabel("½Tr(HΞ)")
-    ax.set_title("Sharpness regulariser vs total batch (linear scaling)")
-    ax.legend()
+    ax.set_ylabel("½Tr(HΞ)  (C-SGD: ½Tr(HP))")
+    ax.set_title(f"Sharpness regulariser vs total batch, linear scaling (verdict: {ev.verdict})")
+    ax.legend(fontsize=7)
     return save(fig, out_dir, "dsgd_sam_sharpness_vs_batch")
+
+
+def make(out_dir, quick: bool = False) -> list[Path]:
+    from verify.claims import Context, one_thread
+    from verify.claims_sam import sharpness_vs_batch
+    with one_thread():
+        return draw({CLAIMS[0]: sharpness_vs_batch(Context(quick=quick))}, out_dir)
