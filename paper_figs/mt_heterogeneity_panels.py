@@ -1,31 +1,55 @@
-"""Loss against step per heterogeneity level, the layout of Takezawa et al.'s figures: one panel
-per k classes per worker (8-class logistic regression, 8-ring, β = 0.9, minibatch 8), one curve
-per method (DSGDm, QG-DSGDm, DecentLaM, Momentum Tracking); network suboptimality
-(1/K) Σ_k f(x_k) − f*, mean over replicas (seed 0), tuned step sizes.
+"""Suboptimality against step per method and heterogeneity level, the layout of Takezawa et al.'s
+figures: one row per problem (heterogeneous quadratics; teacher–student MLP with concept shift),
+one panel per method (MT, DSGDm, QG-DSGDm, DecentLaM, DSGD), one curve per ζ² level; network
+suboptimality (1/K) Σ_k f(x_k) − f*, mean over replicas, 8-ring, β = 0.9, one fixed effective
+step for every method and level. Momentum Tracking's curves should coincide (docs/theory.md §5).
 
-Numbers from verify.claims_momentum_tracking.zeta_sweep."""
+Drawn from the evidence of momentum_tracking.rate_vs_zeta (never re-runs the experiment)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from verify.claims_momentum_tracking import MOMENTUM, zeta_sweep
+import numpy as np
 
 from .style import apply, save
 
+CLAIMS = ("momentum_tracking.rate_vs_zeta",)
+WORDS = {"mt": "MT", "dsgdm": "DSGDm", "qg_dsgdm": "QG-DSGDm", "decentlam": "DecentLaM", "atc": "DSGD"}
+FAMILY = {"quadratic": "quadratics", "mlp": "MLP"}
 
-def make(out_dir, quick: bool = False) -> list[Path]:
+
+def draw(evidence: dict, out_dir) -> list[Path]:
     apply()
     import matplotlib.pyplot as plt
-    rows = zeta_sweep(quick, 0, MOMENTUM, families=("logistic_classes",))["logistic_classes"]
-    labels = sorted(rows, key=lambda k: int(k.split("=")[1]))
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), sharey=True, squeeze=False)
-    for ax, lab in zip(axes[0], labels):
-        for name in MOMENTUM:
-            c = rows[lab][name]
-            ax.plot(c["times"], c["curve"].mean(1), label=f"{name} (η_eff {c['lr']:g})")
-        ax.set_yscale("log")
-        ax.set_title(f"{lab} classes/worker, ζ² = {rows[lab]['zeta2']:.3g}")
-        ax.set_xlabel("step")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("(1/K) Σ f(x_k) − f*")
+    from matplotlib import cm
+    data = evidence[CLAIMS[0]].data
+    fams = [f for f in FAMILY if f in data]
+    order = ("mt", "dsgdm", "qg_dsgdm", "decentlam", "atc")
+    methods = sorted(data[fams[0]]["methods"], key=lambda m: order.index(m) if m in order else len(order))
+    fig, axes = plt.subplots(len(fams), len(methods), figsize=(3.0 * len(methods), 2.8 * len(fams)),
+                             sharey="row", squeeze=False)
+    for i, fam in enumerate(fams):
+        d = data[fam]
+        z2 = d["zeta2"]
+        colours = cm.viridis(np.linspace(0, 0.9, len(z2)))
+        for j, m in enumerate(methods):
+            ax = axes[i][j]
+            c = d["curves"][m]
+            for lv, z in enumerate(z2):
+                ax.plot(c["times"], c["mean"][lv], color=colours[lv], label=f"ζ² = {z:g}")
+            ax.set_yscale("log")
+            ax.set_title(f"{WORDS.get(m, m)} — {FAMILY[fam]}", fontsize=9)
+            if i == len(fams) - 1:
+                ax.set_xlabel("step")
+            if j == 0:
+                ax.set_ylabel("(1/K) Σ f(x_k) − f*")
+        axes[i][-1].legend(fontsize=7, title="heterogeneity", title_fontsize=7)
     return save(fig, out_dir, "mt_heterogeneity_panels")
+
+
+def make(out_dir, quick: bool = False) -> list[Path]:
+    from verify.claims import Context, one_thread
+    from verify.claims_momentum_tracking import rate_vs_zeta
+    with one_thread():
+        ev = rate_vs_zeta(Context(quick=quick, out_dir=Path(out_dir)))
+    return draw({CLAIMS[0]: ev}, out_dir)

@@ -41,6 +41,29 @@ def test_quadratics_shapes_and_values():
         h.f_i(torch.zeros(2, 2))
 
 
+@given(K=st.integers(2, 6), d=st.integers(1, 4), hs=st.floats(0.5, 4), seed=st.integers(0, 1000))
+def test_quadratics_global_hessian_is_mean_of_worker_hessians(K, d, hs, seed):
+    """hess(x) = (1/K) Σ_k A_k, with each A_k recovered independently of h.A and h.hess: column j
+    of A_k is grad_i(x + e_j)_k − grad_i(x)_k (exact for quadratics). Unequal Hessians
+    (hess_spread > 0), so "worker 0's Hessian" or any single A_k would not pass."""
+    h = hetero_quadratics(K, d, zeta=1.0, hess_spread=hs, seed=seed)
+    x = torch.randn(d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    X = x.expand(K, d)
+    g0 = h.grad_i(X)
+    Ak = torch.stack([h.grad_i(X + torch.eye(d, dtype=torch.float64)[j]) - g0 for j in range(d)], -1)  # (K, d, d)
+    ref = Ak.mean(0).numpy()
+    H = h.hess(x).numpy()
+    assert np.abs(H - ref).max() <= 1e-10 * (1 + np.abs(ref).max())
+    assert np.abs(h.hess(torch.stack([x, 2 * x])).numpy() - ref).max() <= 1e-10 * (1 + np.abs(ref).max())
+    spread = max(np.abs(Ak[k].numpy() - ref).max() for k in range(K))
+    assert spread > 1e-3                                    # the workers' Hessians do differ
+    hi = h.hess_i(X).numpy()
+    assert np.abs(hi - Ak.numpy()).max() <= 1e-10 * (1 + np.abs(ref).max())
+    gfd = np.stack([(h.grad(x + 1e-3 * e) - h.grad(x - 1e-3 * e)).numpy() / 2e-3
+                    for e in torch.eye(d, dtype=torch.float64)], -1)
+    assert np.abs(H - gfd).max() <= 1e-8 * (1 + np.abs(ref).max())   # global grad's own derivative
+
+
 def test_quadratics_equal_hessians():
     h = hetero_quadratics(4, 3, zeta=2.0, hess_spread=0.0, mu=0.5)
     assert torch.allclose(h.A, 0.5 * torch.eye(3, dtype=torch.float64).expand(4, 3, 3), rtol=0, atol=1e-15)
