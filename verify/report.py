@@ -40,7 +40,7 @@ PAPERS = {
     "zhang": "Zhang, Choromanska, LeCun — Deep learning with elastic averaging SGD "
              "(NeurIPS 2015, arXiv 1412.6651)",
     "takezawa": "Takezawa, Bao, Niwa, Sato, Yamada — Momentum Tracking (TMLR 2023)",
-    "theory": "Graph spectra and exact averaging (derived, docs/theory.md §8; Ying et al., "
+    "theory": "Derived in docs/theory.md (graph spectra and exact averaging: §8; Ying et al., "
               "NeurIPS 2021)",
 }
 
