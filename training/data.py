@@ -173,6 +173,50 @@ def synthetic(n: int, size: int = 8, classes: int = 10, n_test: int | None = Non
     return Dataset(*draw(n), *draw(n_test or max(classes, n // 5)), tuple(f"c{i}" for i in range(classes)))
 
 
+def _balanced(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of n // C images of each of the C classes (first of a fixed permutation)."""
+    classes = np.unique(y)
+    per = n // len(classes)
+    if per < 1:
+        raise ValueError(f"subset: need at least {len(classes)} images (one per class), got {n}")
+    perm = np.random.default_rng(seed).permutation(len(y))
+    out = []
+    for c in classes:
+        idx = perm[y[perm] == c]
+        if idx.size < per:
+            raise ValueError(f"subset: class {c} has {idx.size} images, fewer than the {per} asked for")
+        out.append(idx[:per])
+    return np.sort(np.concatenate(out))
+
+
+def subset(ds: Dataset, n_train: int = 0, n_test: int = 0, seed: int = 12345) -> Dataset:
+    """Class-balanced subsets (n // classes images of each class; 0 = all) drawn with a fixed
+    generator, so every run of a plan sees the same images whatever its seed."""
+    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if n_train and n_train < len(ytr):
+        i = _balanced(ytr, n_train, seed)
+        xtr, ytr = xtr[i], ytr[i]
+    if n_test and n_test < len(yte):
+        i = _balanced(yte, n_test, seed + 1)
+        xte, yte = xte[i], yte[i]
+    return Dataset(np.ascontiguousarray(xtr), ytr, np.ascontiguousarray(xte), yte, ds.classes)
+
+
+def downsample(ds: Dataset, size: int) -> Dataset:
+    """Images average-pooled to size × size (size must divide the side; 0 or the native side: as is).
+    A cheaper task for CPU-scale runs (record it with the results)."""
+    H = ds.x_train.shape[1]
+    if not size or size == H:
+        return ds
+    if size < 1 or H % size:
+        raise ValueError(f"image_size must divide the image side {H}, got {size}")
+    f = H // size
+
+    def pool(x):
+        return np.rint(x.reshape(len(x), size, f, size, f, 3).astype(np.float32).mean((2, 4))).astype(np.uint8)
+    return Dataset(pool(ds.x_train), ds.y_train, pool(ds.x_test), ds.y_test, ds.classes)
+
+
 def partition(labels, K: int, how: str = "iid", alpha: float = 0.5, k: int = 2, seed: int = 0):
     """Worker shards (THEORY.md §5): landscapes.data.split — 'iid', 'dirichlet' (α), 'classes' (k)."""
     from landscapes.data import split

@@ -1,7 +1,8 @@
 """CIFAR networks as plain `nn.Module`s, and their K-worker fused ("wide") form.
 
 Models: `resnet18` (He et al. 2016 with the CIFAR stem: 3×3 conv, no max-pool), `resnet20`
-(He et al. 2016 §4.2: 3 stages × 3 basic blocks, widths 16/32/64), `vgg11` (Simonyan &
+(He et al. 2016 §4.2: 3 stages × 3 basic blocks, widths 16/32/64), `resnet8` (the same with
+1 block per stage), `vgg11` (Simonyan &
 Zisserman 2015, config A, one linear head), `lenet` (LeCun et al. 1998, LeNet-5 with ReLU and
 max-pool) and `fast` (airbench-style small net: stem + 3 conv-pool blocks + global max-pool).
 `width` scales every channel count (tiny widths for tests).
@@ -88,6 +89,12 @@ def resnet20(classes=10, width=1.0, norm="group", image_size=32):
     return ResNet([_w(c, width) for c in (16, 32, 64)], [3, 3, 3], classes, norm)
 
 
+def resnet8(classes=10, width=1.0, norm="group", image_size=32):
+    """The narrowest CIFAR ResNet of He et al. 2016 §4.2 (n = 1): 3 stages × 1 basic block,
+    widths 16/32/64 (scaled by `width`)."""
+    return ResNet([_w(c, width) for c in (16, 32, 64)], [1, 1, 1], classes, norm)
+
+
 def vgg11(classes=10, width=1.0, norm="group", image_size=32):
     cfg, layers, cin = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], [], 3
     for v in cfg:
@@ -127,7 +134,7 @@ def fast(classes=10, width=1.0, norm="group", image_size=32):
     return nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(cin, classes))
 
 
-MODELS = {"resnet18": resnet18, "resnet20": resnet20, "vgg11": vgg11, "lenet": lenet, "fast": fast}
+MODELS = {"resnet18": resnet18, "resnet20": resnet20, "resnet8": resnet8, "vgg11": vgg11, "lenet": lenet, "fast": fast}
 
 
 def build(name: str, classes: int = 10, width: float = 1.0, norm: str = "group",
@@ -260,11 +267,11 @@ def to_wide_input(x: torch.Tensor) -> torch.Tensor:
 
 
 def fused_forward(wide: nn.Module, layout: Layout, flat: torch.Tensor, x: torch.Tensor,
-                  flat_b: torch.Tensor | None = None):
+                  flat_b: torch.Tensor | None = None, channels_last: bool | None = None):
     """Logits (K, B, classes) of K workers with parameters `flat` (K, P) on inputs x (K, B, C, H, W).
 
     Returns (logits, new_flat_b): BatchNorm running statistics updated in training mode
-    (None when the model has no buffers)."""
+    (None when the model has no buffers). channels_last: the input's memory format (None: on CUDA)."""
     K, B = x.shape[:2]
     tensors = layout.wide(flat)
     bufs = None
@@ -272,7 +279,7 @@ def fused_forward(wide: nn.Module, layout: Layout, flat: torch.Tensor, x: torch.
         bufs = layout.wide_buffers(flat_b)
         tensors.update(bufs)
     xi = to_wide_input(x)
-    if xi.is_cuda:
+    if xi.is_cuda if channels_last is None else channels_last:
         xi = xi.contiguous(memory_format=torch.channels_last)
     y = torch.func.functional_call(wide, tensors, (xi,), strict=False)
     y = y.reshape(B, K, -1).transpose(0, 1)

@@ -28,6 +28,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import tarfile
@@ -161,15 +162,133 @@ def calls() -> list[Call]:
     return out
 
 
-def get_call(call_id: str) -> Call:
-    for c in calls():
+# ------------------------------------------------------------------ the CPU profile
+# The same four questions at a scale a shared 2-core machine trains in <= 45 minutes: the model
+# benchmarks/cpu_model_choice.py measured best in accuracy per CPU-minute, 16 fused workers, a
+# class-balanced subset of CPU_TRAIN_IMAGES training / CPU_TEST_IMAGES test images average-pooled
+# to CPU_IMAGE_SIZE², no augmentation, a few epochs, 2 torch threads. Runs go to OUT/<run>/.
+
+CPU_MODEL, CPU_WIDTH, CPU_CHANNELS_LAST, CPU_WORKERS, CPU_THREADS = "lenet", 1.0, "off", 16, 2
+CPU_IMAGE_SIZE = 16            # CIFAR-10 average-pooled 2×2 to 16 × 16: ~5× cheaper than 32 × 32
+CPU_TRAIN_IMAGES, CPU_TEST_IMAGES, CPU_POSTHOC_IMAGES = 5000, 1000, 1000
+CPU_RATE = 250.0               # img/s of the fused 16-worker LeNet step on 2 loaded threads (measured)
+CPU_SETUP_S = 8.0              # per run: process, cached data, model build
+CPU_CHUNK_BUDGET_S = 420.0     # planned ceiling per chunk (each chunk is run under `timeout 600`)
+CPU_C1_EPOCHS, CPU_C1_BATCHES = 2, (256, 2048)
+CPU_C1_METHODS = {"csgd": ("csgd", "complete"), "dsgd-ring": ("dsgd", "ring"),
+                  "dsgd-exp": ("dsgd", "exponential")}
+CPU_C3_STEPS, CPU_C3_KS, CPU_C3_BETA = 40, (2, 10), 0.9
+CPU_C3_METHODS = ("mt", "dsgdm", "qg_dsgdm", "decentlam", "dsgd")
+CPU_C4_STEPS, CPU_C4_TAU = 40, 4
+CPU_C4_METHODS = {"csgd": ("csgd", {}), "localsgd": ("local_sgd", {"period": CPU_C4_TAU}),
+                  "downpour": ("downpour", {"tau": CPU_C4_TAU}),
+                  "easgd": ("easgd_async", {"tau": CPU_C4_TAU}),
+                  "eamsgd": ("eamsgd", {"tau": CPU_C4_TAU}),
+                  "lsgd": ("lsgd", {"tau": CPU_C4_TAU, "lam": 0.1, "lam_global": 0.1}),
+                  "lsgd-4leaders": ("lsgd", {"tau": CPU_C4_TAU, "lam": 0.1, "lam_global": 0.1,
+                                             "groups": 4})}
+CPU_COMMON = dict(model=CPU_MODEL, width=CPU_WIDTH, norm="group", workers=CPU_WORKERS,
+                  train_images=CPU_TRAIN_IMAGES, test_images=CPU_TEST_IMAGES, image_size=CPU_IMAGE_SIZE,
+                  augment=False, threads=CPU_THREADS, eval_workers="none", eval_batch=500,
+                  channels_last=CPU_CHANNELS_LAST)
+
+
+def cpu_c1_run(method: str, total_batch: int, seed: int) -> Run:
+    """Claims 1-2 at CPU scale (Zhu et al.; Cao et al.): LeNet-5, 16 workers, total batch 256 or
+    2048, CPU_C1_EPOCHS epochs of the subset (8× fewer steps at the large batch), lr 0.1 per 256
+    images under linear scaling with a warm-up over the first 20% of the steps, then cosine; plain
+    SGD (no momentum); consensus every few steps; Hessian λ_max / trace at the end."""
+    algo, top = CPU_C1_METHODS[method]
+    b = total_batch // CPU_WORKERS
+    steps = max(1, round(CPU_C1_EPOCHS * CPU_TRAIN_IMAGES / total_batch))
+    argv = _argv(algo=algo, topology=top, batch=b, steps=steps, lr=0.1, linear_scaling=True,
+                 warmup=max(1, steps // 5), schedule="cosine", wd=5e-4, eval_every=max(1, steps // 3),
+                 log_every=max(1, steps // 12), flatness_every=steps, flatness_batch=64, flatness_iters=10,
+                 hutchinson_samples=3, **CPU_COMMON)
+    return Run(f"c1-{method}-b{total_batch}-s{seed}", argv, seed,
+               {"claim": "c1", "method": method, "total_batch": total_batch, "epochs": CPU_C1_EPOCHS})
+
+
+def cpu_c3_run(method: str, k: int, seed: int) -> Run:
+    """Claim 3 at CPU scale (Takezawa et al.): LeNet-5, 16 workers on a ring, k classes per worker,
+    batch 16 per worker, CPU_C3_STEPS steps; β = 0.9 and lr 0.02 for the momentum methods, lr 0.2
+    = 0.02/(1 − β) for plain D-SGD (the same effective step), cosine."""
+    hp = {} if method == "dsgd" else {"beta": CPU_C3_BETA}
+    lr = 0.2 if method == "dsgd" else 0.02
+    argv = _argv(algo=method, topology="ring", batch=16, steps=CPU_C3_STEPS, lr=lr, schedule="cosine",
+                 warmup=0, wd=1e-4, split="classes", classes_per_worker=k, eval_every=CPU_C3_STEPS // 2,
+                 **CPU_COMMON, **({"hp": hp} if hp else {}))
+    return Run(f"c3-{method}-k{k}-s{seed}", argv, seed, {"claim": "c3", "method": method, "k": k, "lr": lr})
+
+
+def cpu_c4_run(method: str, seed: int) -> Run:
+    """Claim 4 at CPU scale (Zhang et al.; Teng et al.): LeNet-5, 16 workers × 16 images, plain SGD
+    lr 0.1, cosine after a 5-step warm-up, communication period τ = CPU_C4_TAU for local SGD,
+    DOWNPOUR, EASGD, EAMSGD and LSGD (one leader; or 4 groups of 4 with local leaders, same τ);
+    C-SGD all-reduces every step (the reference)."""
+    algo, hp = CPU_C4_METHODS[method]
+    argv = _argv(algo=algo, topology="complete", batch=16, steps=CPU_C4_STEPS, lr=0.1, schedule="cosine",
+                 warmup=5, wd=5e-4, eval_every=CPU_C4_STEPS // 2, **CPU_COMMON, **({"hp": hp} if hp else {}))
+    return Run(f"c4-{method}-tau{CPU_C4_TAU}-s{seed}", argv, seed,
+               {"claim": "c4", "method": method, "tau": 1 if method == "csgd" else CPU_C4_TAU})
+
+
+def cpu_estimate_run(run: Run) -> float:
+    """Wall seconds at CPU_RATE: training images + test evaluations of the averaged model (forward
+    ≈ 1/3 of a step per image) + Hessian (≈ 3 steps' cost per HVP image) + post-hoc."""
+    steps, K, B = int(run.flag("steps")), int(run.flag("workers")), int(run.flag("batch"))
+    every = int(run.flag("eval_every", 0) or 0)
+    evals = (steps // every if every else 0) + 1
+    img = steps * K * B + CPU_TEST_IMAGES * evals / 3 + CPU_POSTHOC_IMAGES / 3
+    if int(run.flag("flatness_every", 0) or 0):
+        img += 4 * int(run.flag("flatness_batch")) * (int(run.flag("flatness_iters"))
+                                                     + int(run.flag("hutchinson_samples")))
+    return CPU_SETUP_S + img / CPU_RATE
+
+
+def _chunks(prefix: str, claim: str, runs: list, note: str) -> list[Call]:
+    out, cur, t = [], [], 0.0
+    for r in runs:
+        e = cpu_estimate_run(r)
+        if cur and t + e > CPU_CHUNK_BUDGET_S:
+            out.append(cur)
+            cur, t = [], 0.0
+        cur.append(r)
+        t += e
+    if cur:
+        out.append(cur)
+    return [Call(f"{prefix}-{i + 1}", claim, tuple(c), note) for i, c in enumerate(out)]
+
+
+def cpu_calls() -> list[Call]:
+    """The CPU profile's chunks (each <= CPU_CHUNK_BUDGET_S estimated), in run order."""
+    c1 = [cpu_c1_run(m, b, s) for s in SEEDS for b in CPU_C1_BATCHES for m in CPU_C1_METHODS]
+    c3 = [cpu_c3_run(m, k, s) for s in SEEDS for k in CPU_C3_KS for m in CPU_C3_METHODS]
+    c4 = [cpu_c4_run(m, s) for s in SEEDS for m in CPU_C4_METHODS]
+    return (_chunks("cpu-c1", "cifar.dsgd_vs_csgd_batch", c1, "claims 1-2 (CPU)")
+            + _chunks("cpu-c3", "cifar.momentum_tracking_heterogeneity", c3, "claim 3 (CPU)")
+            + _chunks("cpu-c4", "cifar.easgd_lsgd", c4, "claim 4 (CPU)"))
+
+
+PROFILES = ("gpu", "cpu")
+
+
+def profile_calls(profile: str = "gpu") -> list[Call]:
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {list(PROFILES)}, got {profile!r}")
+    return calls() if profile == "gpu" else cpu_calls()
+
+
+def get_call(call_id: str, profile: str = "gpu") -> Call:
+    cs = profile_calls(profile)
+    for c in cs:
         if c.id == call_id:
             return c
-    raise ValueError(f"call_id must be one of {[c.id for c in calls()]}, got {call_id!r}")
+    raise ValueError(f"call_id must be one of {[c.id for c in cs]} (profile {profile}), got {call_id!r}")
 
 
-def all_runs() -> list[Run]:
-    return [r for c in calls() for r in c.runs]
+def all_runs(profile: str = "gpu") -> list[Run]:
+    return [r for c in profile_calls(profile) for r in c.runs]
 
 
 # ------------------------------------------------------------------ estimates
@@ -211,7 +330,15 @@ def measured_rates(results: Path) -> dict:
 # ------------------------------------------------------------------ running
 
 def is_complete(run_dir: Path) -> bool:
-    return all((Path(run_dir) / f).is_file() for f in FILES)
+    """Every file of FILES present and summary.json says completed (a run killed mid-write, or
+    stopped early, is not complete)."""
+    d = Path(run_dir)
+    if not all((d / f).is_file() for f in FILES):
+        return False
+    try:
+        return json.loads((d / "summary.json").read_text()).get("completed") is True
+    except (ValueError, OSError):
+        return False
 
 
 def env_info(device: str) -> dict:
@@ -227,6 +354,7 @@ def env_info(device: str) -> dict:
                              cwd=Path(__file__).resolve().parent).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         rev = None
+    rev = rev or os.environ.get("DECENTLAB_REVISION")   # a snapshot (git archive) of a commit
     info = {"python": sys.version.split()[0], "platform": platform.platform(), "numpy": numpy.__version__,
             "torch": torch.__version__, "device": device, "cuda_available": bool(torch.cuda.is_available()),
             "git_revision": rev, "hostname": socket.gethostname(), "torch_threads": torch.get_num_threads()}
@@ -281,7 +409,7 @@ def posthoc(run_dir: Path, cfg, n_train: int = POSTHOC_TRAIN_IMAGES) -> dict:
 
 
 def run_one(run: Run, root: Path, data: str | None, device: str, extra: list[str], command: str,
-            call_id: str = "") -> str:
+            call_id: str = "", progress: str = "", posthoc_images: int = POSTHOC_TRAIN_IMAGES) -> str:
     """Train `run` into root/<name>/ -> 'skipped' | 'resumed' | 'done' | 'stopped' (left resumable)."""
     from . import train
     d = Path(root) / run.name
@@ -296,22 +424,24 @@ def run_one(run: Run, root: Path, data: str | None, device: str, extra: list[str
         saved["milestones"] = tuple(saved["milestones"])
         saved["device"], saved["stop_after"] = device, 0
         cfg = train.Config(**saved)
-        train.train(cfg, d, resume=True)
+        train.check(cfg)
+        train.train(cfg, d, resume=True, progress=progress)
     else:
         cfg, _ = train.parse(argv)
         cfg = dataclasses.replace(cfg, out=str(root))
+        train.check(cfg)                           # no run folder before the input is valid
         d.mkdir(parents=True, exist_ok=True)
         for f in FILES + ("checkpoint.pt",):
             (d / f).unlink(missing_ok=True)
-        (d / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
-        train.train(cfg, d)
+        train.write_text_atomic(d / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
+        train.train(cfg, d, progress=progress)
     if not (d / "summary.json").is_file():        # stopped early (--set stop_after=N): resumable
         return "stopped"
-    (d / "posthoc.json").write_text(json.dumps(posthoc(d, cfg), indent=1))
-    (d / "plan.json").write_text(json.dumps({"run": run.name, "call": call_id, "seed": run.seed,
-                                             "labels": run.labels}, indent=1))
+    train.write_text_atomic(d / "posthoc.json", json.dumps(posthoc(d, cfg, posthoc_images), indent=1))
+    train.write_text_atomic(d / "plan.json", json.dumps({"run": run.name, "call": call_id, "seed": run.seed,
+                                                         "labels": run.labels}, indent=1))
     trainer_cmd = "python -m training " + shlex.join(argv)
-    (d / "env.json").write_text(json.dumps(env_record(device, command, trainer_cmd, time.perf_counter() - t0,
+    train.write_text_atomic(d / "env.json", json.dumps(env_record(device, command, trainer_cmd, time.perf_counter() - t0,
                                                       f"synthetic ({cfg.synthetic} images)" if cfg.synthetic
                                                       else DATASET_NAME),
                                            indent=1))
@@ -334,15 +464,21 @@ def pack(root: Path, names, target: Path) -> Path:
 
 
 def run_call(call: Call, out: Path, data: str | None = None, device: str = "cpu", extra=(), only=None,
-             pack_to: Path | None = None, command: str = "", log=print) -> dict:
-    """Run the call's runs (those whose name starts with a prefix in `only`, if given) in order."""
-    root = Path(out) / RESULTS_SUBDIR
+             pack_to: Path | None = None, command: str = "", log=print, profile: str = "gpu") -> dict:
+    """Run the call's runs (those whose name starts with a prefix in `only`, if given) in order.
+    GPU profile: into OUT/cifar/<run>/; CPU profile: into OUT/<run>/."""
+    root = Path(out) / RESULTS_SUBDIR if profile == "gpu" else Path(out)
     runs = [r for r in call.runs if not only or any(r.name.startswith(p) for p in only)]
+    everything = all_runs(profile)
     status, t_call = {}, time.perf_counter()
+    est = (lambda r: estimate_run(r)) if profile == "gpu" else cpu_estimate_run
+    n_img = POSTHOC_TRAIN_IMAGES if profile == "gpu" else CPU_POSTHOC_IMAGES
     for i, r in enumerate(runs):
         t0 = time.perf_counter()
-        log(f"[{call.id} {i + 1}/{len(runs)}] {r.name}: start (estimate {estimate_run(r):.0f} s)")
-        status[r.name] = run_one(r, root, data, device, list(extra), command, call.id)
+        pos = f"run {everything.index(r) + 1} of {len(everything)}" if r in everything else f"run {i + 1}"
+        log(f"[{call.id} {i + 1}/{len(runs)}] {pos} {r.name}: start (estimate {est(r):.0f} s)")
+        status[r.name] = run_one(r, root, data, device, list(extra), command, call.id,
+                                 progress=f"[{pos} {r.name}]", posthoc_images=n_img)
         log(f"[{call.id} {i + 1}/{len(runs)}] {r.name}: {status[r.name]} in {time.perf_counter() - t0:.1f} s "
             f"(call so far {time.perf_counter() - t_call:.0f} s)")
         if pack_to is not None:
@@ -393,6 +529,7 @@ def load_runs(results: Path) -> list[dict]:
 
 
 def summarize(results: Path) -> tuple[Path, Path]:
+    """(See below.) The CPU profile's folder (no 'cifar' subfolder) is summarised against its chunks."""
     """results/summary.csv (COLUMNS) and results/summary.json (rows + per-call coverage)."""
     results = Path(results)
     if not results.is_dir():
@@ -404,7 +541,8 @@ def summarize(results: Path) -> tuple[Path, Path]:
         for r in rows:
             wr.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
     done = {r["run"] for r in rows}
-    coverage = {c.id: {"done": sum(r.name in done for r in c.runs), "planned": len(c.runs)} for c in calls()}
+    cs = cpu_calls() if results.name != RESULTS_SUBDIR else calls()
+    coverage = {c.id: {"done": sum(r.name in done for r in c.runs), "planned": len(c.runs)} for c in cs}
     (results / "summary.json").write_text(json.dumps(
         {"dataset": DATASET_NAME, "runs": [{k: r.get(k) for k in COLUMNS} for r in rows],
          "coverage": coverage}, indent=1))
@@ -417,13 +555,17 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(prog="python -m training.plan", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    ls = sub.add_parser("list", help="the calls with their estimated GPU seconds")
-    ls.add_argument("--results", type=Path, help="re-estimate from images/s recorded here")
+    ls = sub.add_parser("list", help="the calls (chunks) with their estimated seconds")
+    ls.add_argument("--results", type=Path, help="re-estimate from images/s recorded here (GPU profile)")
+    ls.add_argument("--profile", choices=PROFILES, default="gpu", help="gpu: H100 calls; cpu: 2-thread chunks")
+    ls.add_argument("--ids", action="store_true", help="print the call ids only, one a line")
     r = sub.add_parser("run", help="run one call's runs (resumable)")
     r.add_argument("call_id")
-    r.add_argument("--out", type=Path, required=True, help="runs go to OUT/cifar/<run>/")
+    r.add_argument("--profile", choices=PROFILES, default="gpu", help="which plan the call id belongs to")
+    r.add_argument("--out", type=Path, required=True,
+                   help="gpu profile: runs go to OUT/cifar/<run>/; cpu profile: to OUT/<run>/")
     r.add_argument("--data", default=None, help="CIFAR-10 path (default: data/cifar10-jpeg.tar.gz)")
-    r.add_argument("--device", default="cuda")
+    r.add_argument("--device", default=None, help="default: cuda (gpu profile), cpu (cpu profile)")
     r.add_argument("--pack", type=Path, help="after each run, write the finished folders to this tar.gz")
     r.add_argument("--only", nargs="*", help="run names (prefixes) to run")
     r.add_argument("--synthetic", type=int, default=0, help="testing: random data of N images")
@@ -433,6 +575,18 @@ def main(argv=None) -> int:
     s = sub.add_parser("summarize", help="summary.csv + summary.json of a results folder")
     s.add_argument("results", type=Path)
     a = p.parse_args(argv)
+    if a.cmd == "list" and a.ids:
+        print("\n".join(c.id for c in profile_calls(a.profile)))
+        return 0
+    if a.cmd == "list" and a.profile == "cpu":
+        total = 0.0
+        for c in cpu_calls():
+            est = sum(cpu_estimate_run(r) for r in c.runs)
+            total += est
+            print(f"{c.id:12s} {len(c.runs):3d} runs  ~{est:5.0f} s  {c.note}")
+        print(f"total ~{total:.0f} s ({total / 60:.1f} min) at {CPU_RATE:.0f} img/s, {CPU_THREADS} threads; "
+              f"per-chunk plan ≤ {CPU_CHUNK_BUDGET_S:.0f} s")
+        return 0
     if a.cmd == "list":
         rates = measured_rates(a.results) if a.results else None
         total = 0.0
@@ -447,7 +601,8 @@ def main(argv=None) -> int:
         for f in summarize(a.results):
             print(f)
         return 0
-    call = get_call(a.call_id)
+    call = get_call(a.call_id, a.profile)
+    device = a.device or ("cuda" if a.profile == "gpu" else "cpu")
     extra = []
     if a.synthetic:
         extra += ["--synthetic", str(a.synthetic), "--synthetic-size", str(a.synthetic_size)]
@@ -456,7 +611,7 @@ def main(argv=None) -> int:
         extra += ["--" + k.replace("_", "-"), *v.split()]
     data = None if a.synthetic else (a.data or "data/cifar10-jpeg.tar.gz")
     command = "python -m training.plan " + shlex.join(argv)
-    st = run_call(call, a.out, data, a.device, extra, a.only, a.pack, command)
+    st = run_call(call, a.out, data, device, extra, a.only, a.pack, command, profile=a.profile)
     print(json.dumps({"call": call.id, "status": st}))
     return 0
 
