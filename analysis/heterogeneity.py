@@ -1,6 +1,6 @@
 """Data heterogeneity: exact-gradient fixed points of every method and the heterogeneity ζ².
 
-THEORY.md §5 [derived]: with exact gradients on f_i = ½(x − b_i)ᵀA_i(x − b_i)
+docs/theory.md §5 [derived]: with exact gradients on f_i = ½(x − b_i)ᵀA_i(x − b_i)
 - DSGD-ATC, QG-DSGDm, DecentLaM solve X = W(X − η∇F(X)); DSGDm solves it with step η/(1 − β);
   consensus D-SGD solves X = WX − η∇F(X); CTA solves X = (I − η∇F)(WX) in φ = WX;
 - GT, Momentum Tracking and D² converge to X = 1x*ᵀ, x* = (Σ A_i)⁻¹ Σ A_i b_i.
@@ -9,7 +9,7 @@ Three independent routes: `isotropic_fixed_point` (eigen closed form, A_i = μI,
 `fixed_point` (the affine map z' = Mz + c of the algorithm's own step via analysis/linear.py,
 solved as (I − M)z = c on the slice fixed by its conserved quantities — never by iterating).
 
-ζ²(x) = (1/K) Σ_k ‖∇f_k(x) − ∇f(x)‖² (Takezawa et al.; THEORY.md §5), at x* or along a run.
+ζ²(x) = (1/K) Σ_k ‖∇f_k(x) − ∇f(x)‖² (Takezawa et al.; docs/theory.md §5), at x* or along a run.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _check_beta(beta):
 
 
 def _form_step(name: str, lr: float, beta: float) -> tuple[str, float]:
-    """(fixed-point form, effective step) of a biased method (THEORY.md §5)."""
+    """(fixed-point form, effective step) of a biased method (docs/theory.md §5)."""
     if name == "dsgdm":
         return "atc", lr / (1 - beta)
     if name in ("atc", "qg_dsgdm", "decentlam"):
@@ -59,7 +59,7 @@ def _form_step(name: str, lr: float, beta: float) -> tuple[str, float]:
 def isotropic_fixed_point(W, b, lr: float, form: str = "atc", mu: float = 1.0) -> np.ndarray:
     """Closed-form fixed point for f_i = (μ/2)‖x − b_i‖², symmetric W = Σ_k λ_k v_k v_kᵀ:
 
-    ATC X = W(X − ημ(X − B)):  X* = Σ_k [ημλ_k / (1 − (1 − ημ)λ_k)] v_k v_kᵀ B  (THEORY.md §5);
+    ATC X = W(X − ημ(X − B)):  X* = Σ_k [ημλ_k / (1 − (1 − ημ)λ_k)] v_k v_kᵀ B  (docs/theory.md §5);
     CTA X = (1 − ημ)WX + ημB:  coefficient ημ / (1 − (1 − ημ)λ_k);
     DSGD X = WX − ημ(X − B):   coefficient ημ / (1 − λ_k + ημ).
     The λ = 1 mode has coefficient 1 in all three: the average of X* is b̄ (exact).
@@ -117,7 +117,7 @@ def minimiser(A, b) -> np.ndarray:
 
 
 def predicted_fixed_point(name: str, W, A, b, lr: float, beta: float = 0.0) -> np.ndarray:
-    """Fixed point predicted by THEORY.md §5 for any quadratics, by a direct linear solve
+    """Fixed point predicted by docs/theory.md §5 for any quadratics, by a direct linear solve
     (vec over (K, d), row-major, 𝒲 = W ⊗ I_d, 𝒜 = blkdiag(A_k)):
     ATC (I − 𝒲(I − s𝒜)) X = s𝒲𝒜B; CTA in φ: (I − (I − s𝒜)𝒲) X = s𝒜B; DSGD (I − 𝒲 + s𝒜) X = s𝒜B,
     s the effective step; exact methods 1x*ᵀ."""
@@ -180,7 +180,7 @@ def fixed_point(method, A, b, x0=None, rcond: float = 1e-10) -> tuple[np.ndarray
 # ------------------------------------------------------------------ summaries and ζ²
 
 def consensus_rms(X) -> float:
-    """sqrt((1/K) Σ_k ‖x_k − x̄‖²) (THEORY.md §0: sqrt of the consensus distance)."""
+    """sqrt((1/K) Σ_k ‖x_k − x̄‖²) (docs/theory.md §0: sqrt of the consensus distance)."""
     X = np.asarray(X, dtype=np.float64)
     return float(np.sqrt(((X - X.mean(0)) ** 2).sum(-1).mean()))
 
@@ -194,7 +194,7 @@ def zeta2_from_grads(g) -> torch.Tensor:
 
 
 def zeta2_at(problem, x) -> torch.Tensor:
-    """ζ²(x) of a `Heterogeneous` problem at points x (..., d) (THEORY.md §5)."""
+    """ζ²(x) of a `Heterogeneous` problem at points x (..., d) (docs/theory.md §5)."""
     x = torch.as_tensor(x, dtype=torch.float64)
     if x.ndim < 1 or x.shape[-1] != problem.dim:
         raise ValueError(f"x must have shape (..., d={problem.dim}), got {tuple(x.shape)}")

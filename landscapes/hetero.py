@@ -1,6 +1,6 @@
 """Heterogeneous objectives: worker k minimises its own f_k; the network minimises f = (1/K) Σ f_k.
 
-Heterogeneity at x (THEORY.md §5, Takezawa et al.'s ζ): ζ²(x) = (1/K) Σ_k ‖∇f_k(x) − ∇f(x)‖²;
+Heterogeneity at x (docs/theory.md §5, Takezawa et al.'s ζ): ζ²(x) = (1/K) Σ_k ‖∇f_k(x) − ∇f(x)‖²;
 "the" heterogeneity ζ² is its value at the global minimiser x*.
 """
 from __future__ import annotations

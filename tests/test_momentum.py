@@ -16,7 +16,7 @@ seeds = st.integers(0, 10_000)
 @given(K=st.integers(1, 10), d=st.integers(1, 4), seed=seeds, lr=st.floats(0.01, 0.5),
        name=st.sampled_from(NAMES), sym=st.booleans())
 def test_beta0_is_atc(K, d, seed, lr, name, sym):
-    """β = 0: all three reduce to diffusion ATC x⁺ = W(x − ηg) (THEORY.md §1), iterate by iterate."""
+    """β = 0: all three reduce to diffusion ATC x⁺ = W(x − ηg) (docs/theory.md §1), iterate by iterate."""
     W = metropolis(K, seed) if sym else perm_mix(K, seed)
     B = torch.randn(K, d, generator=torch.Generator().manual_seed(seed), dtype=DT)
     orc = noisy_oracle(B, seed, nonlinear=True)

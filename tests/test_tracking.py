@@ -1,4 +1,4 @@
-"""GT, D², Momentum Tracking (dynamics/algorithms/tracking.py; THEORY.md §1, §5)."""
+"""GT, D², Momentum Tracking (dynamics/algorithms/tracking.py; docs/theory.md §1, §5)."""
 import numpy as np
 import pytest
 import torch
@@ -24,7 +24,7 @@ def _setup(K, d, seed, sym):
 @given(K=Ks, d=ds, seed=seeds, lr=st.floats(0.01, 0.2), sym=st.booleans())
 def test_mt_beta0_is_gt_with_mean_start(K, d, seed, lr, sym):
     """MT(β=0) ≡ GT with y⁰ = 1ḡ⁰ᵀ iterate by iterate; vs standard GT (y⁰ = g⁰) x¹ differs by
-    exactly lr (g⁰ − 1ḡ⁰ᵀ) [derived from THEORY.md §1's start c⁰ = g⁰ − ḡ⁰]."""
+    exactly lr (g⁰ − 1ḡ⁰ᵀ) [derived from docs/theory.md §1's start c⁰ = g⁰ − ḡ⁰]."""
     W, orc, x0 = _setup(K, d, seed, sym)
     top = T.custom(W)
     mt, gt = dynamics.make("mt", top, lr=lr, beta=0.0), dynamics.make("gt", top, lr=lr, tracker_start="mean")
@@ -39,7 +39,7 @@ def test_mt_beta0_is_gt_with_mean_start(K, d, seed, lr, sym):
     assert torch.allclose(x1_mt - x1, lr * (g0 - g0.mean(0)), atol=1e-12, rtol=0)
 
 
-@given(K=Ks, d=ds, seed=seeds, lr=st.floats(0.01, 0.2), beta=st.floats(0.0, 0.95), sym=st.booleans())
+@given(K=Ks, d=ds, seed=seeds, lr=st.floats(0.01, 0.2), beta=st.floats(0.0, 0.99), sym=st.booleans())
 def test_mt_invariants_and_gt_filter_equivalence(K, d, seed, lr, beta, sym):
     """mean(c) = 0, x̄⁺ = x̄ − η m̄, d⁰ = ḡ⁰; and [derived] MT ≡ GT tracker y (y⁰ = 1ḡ⁰ᵀ,
     y⁺ = Wy + g⁺ − g) filtered per node d = βd + y, x⁺ = Wx − ηd (numpy, independent)."""
@@ -87,7 +87,7 @@ def _hetero(K, d, seed, unequal):
 @given(K=st.integers(1, 8), d=st.integers(1, 3), seed=seeds,
        name=st.sampled_from(["gt", "mt", "d2"]), beta=st.floats(0.0, 0.9))
 def test_exact_convergence_on_heterogeneous_quadratics(unequal, K, d, seed, name, beta):
-    """THEORY.md §5: GT, MT and D² converge to the exact minimiser x* = (ΣA_i)⁻¹ Σ A_i b_i
+    """docs/theory.md §5: GT, MT and D² converge to the exact minimiser x* = (ΣA_i)⁻¹ Σ A_i b_i
     (every worker, error ≤ 1e-10). D² runs on the lazy W̄ = (I + W)/2 (λ_min > −1/3)."""
     orc, xstar = _hetero(K, d, seed, unequal)
     W = metropolis(K, seed)

@@ -1,6 +1,6 @@
 """Decentralised SGD with momentum: DSGDm (ATC heavy ball), QG-DSGDm, DecentLaM.
 
-THEORY.md §1 (update rules, [code] Takezawa's and Lin et al.'s repositories) and §5 (fixed
+docs/theory.md §1 (update rules, [code] Takezawa's and Lin et al.'s repositories) and §5 (fixed
 points with exact gradients [derived]: QG-DSGDm and DecentLaM solve X = W(X - lr grad F(X)),
 DSGDm solves it with step lr/(1 - beta)). Convention x_i <- sum_j W_ij x_j; stacks (..., K, d);
 the gradient at x^t is drawn as oracle(x^t, t, rng). Model = average; comm = edges per step
@@ -60,7 +60,7 @@ def _decentlam(s, top, lr, beta, oracle, t, rng):
 @register("dsgdm")
 def dsgdm(topology=None, lr=None, beta=0.9) -> Method:
     """DSGDm (ATC heavy ball): m_i <- beta m_i + g_i(x_i); x_i <- sum_j W_ij (x_j - lr m_j).
-    THEORY.md §1 [code, Takezawa]. m^0 = 0."""
+    docs/theory.md §1 [code, Takezawa]. m^0 = 0."""
     return _build("dsgdm", _dsgdm, topology, lr, beta)
 
 
@@ -68,12 +68,12 @@ def dsgdm(topology=None, lr=None, beta=0.9) -> Method:
 def qg_dsgdm(topology=None, lr=None, beta=0.9) -> Method:
     """Quasi-global momentum (Lin et al. 2021): x_i^½ = x_i - lr(beta m̂_i + g_i);
     x_i⁺ = sum_j W_ij x_j^½; d_i = (x_i - x_i⁺)/lr; m̂_i <- beta m̂_i + (1 - beta) d_i.
-    THEORY.md §1 [code, Lin et al. and Takezawa]. m̂^0 = 0."""
+    docs/theory.md §1 [code, Lin et al. and Takezawa]. m̂^0 = 0."""
     return _build("qg_dsgdm", _qg, topology, lr, beta)
 
 
 @register("decentlam")
 def decentlam(topology=None, lr=None, beta=0.9) -> Method:
     """DecentLaM (Yuan et al. 2021): g̃_i = (x_i - sum_j W_ij (x_j - lr g_j))/lr;
-    m_i <- beta m_i + g̃_i; x_i <- x_i - lr m_i. THEORY.md §1 [code]. m^0 = 0."""
+    m_i <- beta m_i + g̃_i; x_i <- x_i - lr m_i. docs/theory.md §1 [code]. m^0 = 0."""
     return _build("decentlam", _decentlam, topology, lr, beta)

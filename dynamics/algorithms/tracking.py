@@ -1,6 +1,6 @@
 """Bias-corrected averaging: gradient tracking (GT), D² / exact diffusion, Momentum Tracking (MT).
 
-THEORY.md §1 (update rules) and §5 (with exact gradients all three converge to the exact
+docs/theory.md §1 (update rules) and §5 (with exact gradients all three converge to the exact
 minimiser of the average objective). Convention x_i <- sum_j W_ij x_j (`topology.mix`), stacks
 (..., K, d); all three need a doubly stochastic W. Noise indexing: the gradient at iterate x^s
 is always drawn as oracle(x^s, s, rng) — `init` draws g^0 at time 0 and step t draws the
@@ -46,7 +46,7 @@ def _consensus_mean(g, topology=None):
 
 @register("gt")
 def gt(topology=None, lr=None, tracker_start="grad") -> Method:
-    """Gradient tracking: x⁺ = W x − lr y;  y⁺ = W y + g(x⁺) − g(x)  (THEORY.md §1 [code]).
+    """Gradient tracking: x⁺ = W x − lr y;  y⁺ = W y + g(x⁺) − g(x)  (docs/theory.md §1 [code]).
 
     tracker_start 'grad': y⁰ = g(x⁰) (standard); 'mean': y⁰ = 1 ḡ⁰ᵀ (every node starts at the
     exact average gradient — the start Momentum Tracking implies at beta = 0). Either way
@@ -74,7 +74,7 @@ def gt(topology=None, lr=None, tracker_start="grad") -> Method:
 @register("d2")
 def d2(topology=None, lr=None) -> Method:
     """D² / exact diffusion: x¹ = W(x⁰ − lr g⁰); x^{t+1} = W(2x^t − x^{t−1} − lr(g^t − g^{t−1}))
-    (THEORY.md §1 [code]; Tang et al. 2018 D², Yuan et al. exact diffusion). The first step is
+    (docs/theory.md §1 [code]; Tang et al. 2018 D², Yuan et al. exact diffusion). The first step is
     the general one with x^{−1} = x⁰, g^{−1} = 0. Convergence theory asks symmetric W with
     λ_min(W) > −1/3 (not enforced). comm = edges per step."""
     top = _doubly(topology, "d2")
@@ -94,7 +94,7 @@ def d2(topology=None, lr=None) -> Method:
 
 @register("mt")
 def mt(topology=None, lr=None, beta=0.9) -> Method:
-    """Momentum Tracking (Takezawa et al., TMLR 2023; THEORY.md §1 [code, official repo]):
+    """Momentum Tracking (Takezawa et al., TMLR 2023; docs/theory.md §1 [code, official repo]):
 
         m_i ← β m_i + g_i;  x_i⁺ = Σ_j W_ij x_j − lr (m_i − c_i);  c_i⁺ = m_i + Σ_j W_ij (c_j − m_j),
         start c_i⁰ = m_i⁻¹ = (g_i⁰ − ḡ⁰)/(1 − β).
