@@ -17,10 +17,22 @@ import torch
 
 from . import linear
 
-__all__ = ["consensus_cov", "consensus_trace", "gaussian_eps", "sigma_points", "sam_objective",
-           "grad_trace_hess", "expansion_residual", "sam_step", "smoothing_damping",
-           "rastrigin_smoothed_grad", "smoothed_grad_quadrature", "stationary_xi", "stationary_xi_modes",
-           "xi_modes"]
+__all__ = [
+    "consensus_cov",
+    "consensus_trace",
+    "expansion_residual",
+    "gaussian_eps",
+    "grad_trace_hess",
+    "rastrigin_smoothed_grad",
+    "sam_objective",
+    "sam_step",
+    "sigma_points",
+    "smoothed_grad_quadrature",
+    "smoothing_damping",
+    "stationary_xi",
+    "stationary_xi_modes",
+    "xi_modes",
+]
 
 
 def _stack(x, name="x") -> torch.Tensor:

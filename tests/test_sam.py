@@ -232,7 +232,7 @@ def test_quadrature_plane_wave(k, k2, w1, w2, kk, s1, s2, rho):
     c = rho * math.sqrt(s1 * s2)
     Xi = torch.tensor([[s1, c], [c, s2]], dtype=F64)
     w = torch.tensor([w1, w2], dtype=F64)
-    grad = lambda x: -kv * torch.sin(x @ kv).unsqueeze(-1)  # noqa: E731
+    grad = lambda x: -kv * torch.sin(x @ kv).unsqueeze(-1)
     want = -kv * math.sin(float(w @ kv)) * math.exp(-0.5 * float(kv @ Xi @ kv))
     got = sam.smoothed_grad_quadrature(grad, w, Xi)
     assert torch.allclose(got, want, atol=1e-10)

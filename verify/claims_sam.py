@@ -6,6 +6,7 @@ them as a cross-check (`reported`). Every claim declares negative controls (veri
 Runs use one torch thread (tiny tensors)."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -33,10 +34,6 @@ BAND = 0.1  # relative equivalence band of simulation against a closed form
 
 def _size(quick: bool) -> dict:
     return SIZES["quick" if quick else "full"]
-
-
-def _rel(a, b) -> float:
-    return float(abs(a - b) / abs(b)) if b else float("inf")
 
 
 # ---------------------------------------------------------------- landscapes used only here
@@ -275,7 +272,7 @@ def experiment_batch(quick=True, seed=0, K=16, sigma=1.0, lr_scale=1.0):
             hq, _, _, _ = simulate_xi(meth, lr, sigma, B, R, burn, steps, seed + B)
             if name == "csgd":
                 pred = csgd_half_trace_hp(lr, sigma, K, B, ts)
-                xm, xc = linear.stationary_x(meth, QUAD_H, np.zeros(2), torch.zeros(K, 2, dtype=F64), sigma ** 2 / B)
+                _, xc = linear.stationary_x(meth, QUAD_H, np.zeros(2), torch.zeros(K, 2, dtype=F64), sigma ** 2 / B)
                 exact = 0.5 * float(np.trace(QUAD_H @ xc[:2, :2]))  # stationary, one model
             else:
                 Xi_t = sam.xi_modes(top.W(0).numpy(), QUAD_H, lr, sigma ** 2, B, t=ts)
@@ -363,7 +360,7 @@ def experiment_flat(quick=True, seed=0, K=8, lr=0.02, sigma=12.0, world=None):
     points) with C-SGD-level noise σ/√K. world 'forced_consensus': D-SGD's workers replaced by their
     average after every step (Ξ = 0). Returns per-replica indicators of ending right of the barrier top."""
     land = landscapes.get("double_gaussian")
-    top_x = float([c.x for c in land.critical_points if c.kind == "max"][0])
+    top_x = float(next(c.x for c in land.critical_points if c.kind == "max"))
     R, steps = _size(quick)["flat"]
     orc = landscapes.oracle(land, noise="isotropic", sigma=sigma)
     sharp = max(land.minima(), key=lambda c: float(c.hessian_eigvals[0]))
@@ -417,9 +414,41 @@ def experiment_smoothing(quick=True, seed=0, K=16, lr=0.05, sigma=(2.0, 0.7), ev
             xs.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi.flip(-1).flip(-2)) - g0)
             xt.append(0.5 * sam.grad_trace_hess(land, wa, Xi))
             xis.append(Xi)
-    f = lambda a: torch.stack(a, 1).numpy()  # noqa: E731  (R, n_times, d)
+    def f(a):  # (R, n_times, d)
+        return torch.stack(a, 1).numpy()
     return {"y": f(y), "x_quad": f(xq), "x_swapped": f(xs), "x_taylor": f(xt), "Xi": f(xis),
             "land": {"h": land.h, "a": land.a, "k": land.k}, "R": R, "K": K, "lr": lr, "sigma": list(sigma)}
+
+
+# ---------------------------------------------------------------- judging helpers
+
+def order_verdicts(samples: dict, paired: bool = True) -> tuple[dict, dict]:
+    """Claimed order s₁ < s₂ < … (dict order) judged pair by pair on the CI of mean(a) − mean(b)
+    (`analysis.stats.diff_ci`, paired for common random numbers) with `analysis.stats.direction`:
+    wholly below 0 -> holds, wholly above (significantly reversed) -> fails, straddling -> inconclusive.
+    Returns ({'a < b': verdict}, {'a − b': interval})."""
+    names = list(samples)
+    if len(names) < 2:
+        raise ValueError(f"samples must name at least two groups to order, got {names}")
+    order, cis = {}, {}
+    for a, b in itertools.pairwise(names):
+        dci = stats.diff_ci(samples[a], samples[b], paired=paired)
+        cis[f"{a} − {b}"] = dci
+        order[f"{a} < {b}"] = stats.direction(dci, "<")
+    return order, cis
+
+
+def _shape_stats(A, post):
+    """Normalised Frobenius distance ‖A/TrA − Σ/TrΣ‖/‖Σ/TrΣ‖, |cos| of principal axes, anisotropy exponent
+    log κ(A)/log κ(Σ) (+1: same shape as the posterior, −1: its inverse, 0: isotropic), trace ratio."""
+    la, va = np.linalg.eigh(A)
+    lp, vp = np.linalg.eigh(post)
+    dist = np.linalg.norm(A / np.trace(A) - post / np.trace(post)) / np.linalg.norm(post / np.trace(post))
+    cos = abs(float(va[:, -1] @ vp[:, -1]))
+    expo = math.log(la[-1] / la[0]) / math.log(lp[-1] / lp[0])
+    if cos < 0.5:  # principal axes swapped: Ξ's long axis is the posterior's short axis
+        expo = -expo
+    return dist, cos, expo, float(np.trace(A) / np.trace(post))
 
 
 # ---------------------------------------------------------------- claims
@@ -601,22 +630,6 @@ def sharpness_vs_batch(ctx) -> Evidence:
                     data={"rows": data})
 
 
-def order_verdicts(samples: dict, paired: bool = True) -> tuple[dict, dict]:
-    """Claimed order s₁ < s₂ < … (dict order) judged pair by pair on the CI of mean(a) − mean(b)
-    (`analysis.stats.diff_ci`, paired for common random numbers) with `analysis.stats.direction`:
-    wholly below 0 -> holds, wholly above (significantly reversed) -> fails, straddling -> inconclusive.
-    Returns ({'a < b': verdict}, {'a − b': interval})."""
-    names = list(samples)
-    if len(names) < 2:
-        raise ValueError(f"samples must name at least two groups to order, got {names}")
-    order, cis = {}, {}
-    for a, b in zip(names, names[1:]):
-        dci = stats.diff_ci(samples[a], samples[b], paired=paired)
-        cis[f"{a} − {b}"] = dci
-        order[f"{a} < {b}"] = stats.direction(dci, "<")
-    return order, cis
-
-
 @claim(
     id="dsgd_sam.consensus_vs_gap",
     paper=PAPER + "; docs/theory.md §4 [derived: Tr E[Ξ] ≈ (η²Tr R/B)(1/K)Σ_{j≥2} 1/(1−λ_j²)], per-mode forms §3",
@@ -675,19 +688,6 @@ def consensus_vs_gap(ctx) -> Evidence:
                     headline=["ring", "grid − ring"], finding=finding, reported=rep,
                     notes="order claimed " + " < ".join(names) + f"; verdict per pair: {order}",
                     data={"topologies": data})
-
-
-def _shape_stats(A, post):
-    """Normalised Frobenius distance ‖A/TrA − Σ/TrΣ‖/‖Σ/TrΣ‖, |cos| of principal axes, anisotropy exponent
-    log κ(A)/log κ(Σ) (+1: same shape as the posterior, −1: its inverse, 0: isotropic), trace ratio."""
-    la, va = np.linalg.eigh(A)
-    lp, vp = np.linalg.eigh(post)
-    dist = np.linalg.norm(A / np.trace(A) - post / np.trace(post)) / np.linalg.norm(post / np.trace(post))
-    cos = abs(float(va[:, -1] @ vp[:, -1]))
-    expo = math.log(la[-1] / la[0]) / math.log(lp[-1] / lp[0])
-    if cos < 0.5:  # principal axes swapped: Ξ's long axis is the posterior's short axis
-        expo = -expo
-    return dist, cos, expo, float(np.trace(A) / np.trace(post))
 
 
 @claim(
@@ -821,7 +821,8 @@ def gradient_smoothing(ctx) -> Evidence:
                f"{100 * explained:.1f}% of its energy explained; mean Ξ diag ({xi[0, 0]:.2e}, {xi[1, 1]:.2e}) damps the "
                f"ripples cos(k₁w₁), cos(k₂w₂) by {damp[0]:.2f}, {damp[1]:.2f}; second-order Taylor slope {sl_t['value']:.3f}.")
     n = min(400, y.shape[0] * y.shape[1])
-    flat = lambda a: a.reshape(-1, 2)[:n]  # noqa: E731
+    def flat(a):
+        return a.reshape(-1, 2)[:n]
     return Evidence(v, predicted={"slope": 1.0}, measured={"slope": sl, "explained_fraction": explained},
                     headline=["slope"], finding=finding,
                     reported={"slope, second-order Taylor ∇L + ½∇Tr(HΞ)": sl_t,
