@@ -4,7 +4,7 @@ Models: `resnet18` (He et al. 2016 with the CIFAR stem: 3×3 conv, no max-pool),
 (He et al. 2016 §4.2: 3 stages × 3 basic blocks, widths 16/32/64), `resnet8` (the same with
 1 block per stage), `vgg11` (Simonyan &
 Zisserman 2015, config A, one linear head), `lenet` (LeCun et al. 1998, LeNet-5 with ReLU and
-max-pool) and `fast` (airbench-style small net: stem + 3 conv-pool blocks + global max-pool).
+max-pool), `lenet_gn` (the same with a normalisation layer after each convolution) and `fast` (airbench-style small net: stem + 3 conv-pool blocks + global max-pool).
 `width` scales every channel count (tiny widths for tests).
 
 Normalisation (`norm=`): 'group' (GroupNorm, default) or 'batch' (BatchNorm). GroupNorm is the
@@ -120,6 +120,22 @@ def lenet(classes=10, width=1.0, norm="group", image_size=32):
                          nn.Linear(_w(84, width), classes))
 
 
+def lenet_gn(classes=10, width=1.0, norm="group", image_size=32):
+    """LeNet-5 with a normalisation layer (`norm`: GroupNorm by default) after each convolution,
+    before the ReLU: the same convolutions and head as `lenet`, trainable with plain SGD at large
+    step sizes from the first steps (the plain LeNet-5 sits on its initial loss plateau for the
+    first few hundred steps). Needs image_size >= 14."""
+    if image_size < 14:
+        raise ValueError(f"image_size must be >= 14 for lenet_gn, got {image_size}")
+    c1, c2 = _w(6, width), _w(16, width)
+    s = ((image_size - 4) // 2 - 4) // 2
+    return nn.Sequential(nn.Conv2d(3, c1, 5), _norm(norm, c1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(c1, c2, 5), _norm(norm, c2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(c2 * s * s, _w(120, width)), nn.ReLU(),
+                         nn.Linear(_w(120, width), _w(84, width)), nn.ReLU(),
+                         nn.Linear(_w(84, width), classes))
+
+
 def fast(classes=10, width=1.0, norm="group", image_size=32):
     """airbench-style net: 3×3 stem, three (conv, max-pool 2, norm, GELU, conv, norm, GELU) blocks
     of widths 64/256/256, global max-pool, linear head (scaled by 1/9 as in airbench)."""
@@ -134,7 +150,8 @@ def fast(classes=10, width=1.0, norm="group", image_size=32):
     return nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(cin, classes))
 
 
-MODELS = {"resnet18": resnet18, "resnet20": resnet20, "resnet8": resnet8, "vgg11": vgg11, "lenet": lenet, "fast": fast}
+MODELS = {"resnet18": resnet18, "resnet20": resnet20, "resnet8": resnet8, "vgg11": vgg11, "lenet": lenet, "lenet_gn": lenet_gn,
+          "fast": fast}
 
 
 def build(name: str, classes: int = 10, width: float = 1.0, norm: str = "group",
