@@ -1,4 +1,4 @@
-"""Tests for analysis.escape / kolmogorov / markov (THEORY.md §2)."""
+"""Tests for analysis.escape / kolmogorov / markov (docs/theory.md §2)."""
 import math
 
 import mpmath
@@ -46,7 +46,7 @@ def test_kramers_error_shrinks_on_quartic():
     for M, target in ((0.5, 1.0), (1.0, 1.0), (0.0, 0.5)):
         err = np.abs(np.array(ratios[M]) - target)
         assert np.all(np.diff(err) < 0), (M, ratios[M])
-    # the ratios themselves (THEORY.md §2 quotes ~1.08 at dV/D = 2.5-5, ~1.04 at 10) against an
+    # the ratios themselves (docs/theory.md §2 quotes ~1.08 at dV/D = 2.5-5, ~1.04 at 10) against an
     # independent evaluation of the exact double integral by adaptive quadrature (scipy.quad)
     for i, q in enumerate((2.5, 5.0, 10.0, 20.0)):
         D = 0.25 / q
@@ -55,7 +55,7 @@ def test_kramers_error_shrinks_on_quartic():
 
 
 def _mfpt_quad(D, M, x0=-1.0, lo=-3.0):
-    """E tau = (1/D) int_{x0}^{M} e^{V(x)/D} int_{lo}^{x} e^{-V(y)/D} dy dx for V4 (THEORY.md §2);
+    """E tau = (1/D) int_{x0}^{M} e^{V(x)/D} int_{lo}^{x} e^{-V(y)/D} dy dx for V4 (docs/theory.md §2);
     the wall at -3 is exact to e^{-16/D} (V(-3) - V(-1) = 16)."""
     from scipy.integrate import quad
     vmin = V4(-1.0)
@@ -172,10 +172,10 @@ def test_finite_step_and_decentralised_predictions():
     assert k2.value == pytest.approx(3.0 * 1.01)
     with pytest.raises(TypeError):
         es.finite_step_correction(1.0, 0.1, 2.0, -1.0)  # keyword-only: a time cannot slip in by position
-    # THEORY.md §2 check: quartic (h_a = 2, h_b = -1, dV = 1/4), K = 4 ring (lambda = 1, 1/3, 1/3,
+    # docs/theory.md §2 check: quartic (h_a = 2, h_b = -1, dV = 1/4), K = 4 ring (lambda = 1, 1/3, 1/3,
     # -1/3), eta = 0.1. By hand from §2: s2 = eta² sig2/B, D_c = eta sig2/(2KB), v_j per mode,
     # Sigma_dis = (1/K) sum_{j>=2} v_j, ratio = exp(½ Sigma_dis (h_b - h_a)/D_c) = 0.8979 (ATC),
-    # 0.3570 (consensus); THEORY.md quotes 0.896 and 0.354.
+    # 0.3570 (consensus); docs/theory.md quotes 0.896 and 0.354.
     eta, sig2, B, K, h = 0.1, 1.0, 1.0, 4, 2.0
     lams = [1, 1 / 3, 1 / 3, -1 / 3]
     Dc = es.centroid_diffusion(np.full(K, 1 / K), sig2, eta, B)
@@ -189,7 +189,7 @@ def test_finite_step_and_decentralised_predictions():
         assert S == pytest.approx(sig_dis, rel=1e-12), scheme
         r = es.predicted_escape_ratio(0.25, h, -1.0, S, Dc)
         assert r.value == pytest.approx(math.exp(0.5 * sig_dis * (-1.0 - h) / Dc), rel=1e-12), scheme
-    # ATC <= CTA mode by mode (factor lambda_j^2 <= 1) and ATC < consensus here. THEORY.md §3's
+    # ATC <= CTA mode by mode (factor lambda_j^2 <= 1) and ATC < consensus here. docs/theory.md §3's
     # "consensus < CTA" is NOT universal: on this K = 4 ring with eta h = 0.2 the
     # lambda = -1/3 mode makes consensus (0.858 s2) exceed CTA (0.807 s2).
     S = [es.disagreement_variance(lams, 2.0, 1.0, sc, eta=eta)[1] for sc in ("atc", "consensus", "cta")]

@@ -304,7 +304,9 @@ def decentralised_escape_faster(ctx) -> Evidence:
             return sabotage.half_step(dynamics.make(name, top, lr=lr))
     rows = escape_cells(sz, ctx.seed, make=make, progress=ctx.progress)
     cap = sz["cap"]
-    pred, meas, reg, rep, checks, data = {}, {}, {}, {}, [], []
+    pred = {"dec/cen ratio": "< 1 (decentralised faster)", "consensus/ATC ratio": "< 1 (consensus faster)",
+            "log ratio(B_max) − log ratio(B_min)": "< 0 (advantage grows with B)"}
+    meas, reg, rep, checks, data = {}, {}, {}, [], []
     judged = {}
     n_dec = {"holds": 0, "fails": 0, "inconclusive": 0}
     for r in rows:
@@ -341,8 +343,9 @@ def decentralised_escape_faster(ctx) -> Evidence:
             n_ca["inconclusive"] += 1
             continue
         est = "poisson" if r["sample"].method == a["sample"].method == "poisson" else "km-bootstrap"
-        ci = bootstrap_ci(lambda x, y: _estimand(x, cap, est) / _estimand(y, cap, est),
-                          r["sample"].times, a["sample"].times, seed=ctx.seed)
+        with np.errstate(invalid="ignore"):  # resamples without escapes in both arms: inf/inf, dropped
+            ci = bootstrap_ci(lambda x, y: _estimand(x, cap, est) / _estimand(y, cap, est),
+                              r["sample"].times, a["sample"].times, seed=ctx.seed)
         meas[f"{cell}/consensus_over_atc"] = ci
         v = direction(ci, "<", 1.0)
         checks.append(v)
@@ -362,7 +365,8 @@ def decentralised_escape_faster(ctx) -> Evidence:
 
         def stat(x, y, ml=ml, mh=mh, tl=lo_c["chain_target"], th=hi_c["chain_target"]):
             return math.log(_estimand(y, cap, mh) / th) - math.log(_estimand(x, cap, ml) / tl)
-        ci = bootstrap_ci(stat, lo_c["sample"].times, hi_c["sample"].times, seed=ctx.seed)
+        with np.errstate(invalid="ignore"):
+            ci = bootstrap_ci(stat, lo_c["sample"].times, hi_c["sample"].times, seed=ctx.seed)
         meas[f"{gname}{K}/log_ratio(B={hi_c['B']})-log_ratio(B={lo_c['B']})"] = ci
         v = direction(ci, "<", 0.0)
         checks.append(v)
