@@ -23,7 +23,7 @@ from .claims import Evidence, claim, combine, compare, one_thread, value
 SIZES = {
     "quick": {"residual_cfg": 12, "cubics": 8, "trajectory": (32, 300), "batch": (48, 150, 300),
               "gap": (48, 300), "posterior": (48, 300, 600), "flat": (200, 1500), "smoothing": (32, 200, 600)},
-    "full": {"residual_cfg": 64, "cubics": 32, "trajectory": (128, 2000), "batch": (128, 300, 1500),
+    "full": {"residual_cfg": 64, "cubics": 32, "trajectory": (128, 2000), "batch": (128, 200, 800),
              "gap": (192, 1000), "posterior": (192, 600, 3000), "flat": (1000, 4000), "smoothing": (96, 300, 2000)},
 }
 
