@@ -7,13 +7,13 @@ Times from SDE formulas are in SDE time t = k eta (divide by eta for steps).
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from .kolmogorov import ExitTime, as_numpy_fn, mfpt_1d, mfpt_2d  # noqa: F401
-from .markov import (ChainResult, markov_chain_1d, markov_chain_2d,  # noqa: F401
-                     markov_chain_two_agents_1d)
+from .markov import ChainResult, markov_chain_1d, markov_chain_2d, markov_chain_two_agents_1d  # noqa: F401
 from .stats import poisson_rate
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from analysis.stats import ols
 from verify.catalog import load
 from verify.claims import VERDICTS, Context
-from analysis.stats import ols
 from verify.claims_flatness_accuracy import balance, coef_ci, judge, loo_residuals, rmse_gap_ci
 
 CID = "flatness.accuracy_flatness_and_error"

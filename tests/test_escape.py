@@ -4,12 +4,13 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analysis import escape as es
 
-V4 = lambda x: x ** 4 / 4 - x ** 2 / 2  # noqa: E731  minima +-1 (h_a = 2), saddle 0 (h_b = -1)
-G4 = lambda x: x ** 3 - x  # noqa: E731
+V4 = lambda x: x ** 4 / 4 - x ** 2 / 2
+G4 = lambda x: x ** 3 - x
 RHO = float(-mpmath.zeta(0.5) / mpmath.sqrt(2 * mpmath.pi))  # Siegmund: Gaussian overshoot mean / s
 
 
@@ -37,7 +38,7 @@ def test_mfpt_1d_state_dependent_equals_constant_and_mirror():
 
 def test_kramers_error_shrinks_on_quartic():
     """Exact/Kramers -> 1 as D -> 0, absorbing past the saddle; -> 1/2 absorbing at it."""
-    kr = lambda D: es.kramers_time(2.0, -1.0, 0.25, D).value  # noqa: E731
+    kr = lambda D: es.kramers_time(2.0, -1.0, 0.25, D).value
     ratios = {M: [] for M in (0.0, 0.5, 1.0)}
     for q in (2.5, 5.0, 10.0, 20.0):
         D = 0.25 / q
@@ -77,7 +78,7 @@ def test_kramers_multi_rates_add():
 
 
 def _separable_2d(h, richardson):
-    grad = lambda p: np.stack([p[:, 0] ** 3 - p[:, 0], 2.0 * p[:, 1]], 1)  # noqa: E731
+    grad = lambda p: np.stack([p[:, 0] ** 3 - p[:, 0], 2.0 * p[:, 1]], 1)
     return es.mfpt_2d(grad, 0.25, ((-2.0, 0.0), (-1.0, 1.0)), lambda p: p[:, 0] >= -1e-12,
                       h, (-1.0, 0.2), richardson=richardson)
 
@@ -114,7 +115,7 @@ def test_chain_small_eta_matches_quadrature():
     devs = []
     for eta in (0.04, 0.02):
         s = np.sqrt(2 * D * eta)
-        r = es.markov_chain_1d(_grid_with_edge(M, -2.0, s / 20, int(6 * 20) + 2), eta, G4, s, M, -1.0)
+        r = es.markov_chain_1d(_grid_with_edge(M, -2.0, s / 20, (6 * 20) + 2), eta, G4, s, M, -1.0)
         assert r.err < 1e-3 * r.mean
         ref = es.mfpt_1d(V4, -1.0, M + RHO * s, D, left=-2.0).mean
         devs.append(r.mean * eta / ref - 1)
@@ -155,7 +156,7 @@ def test_chain_2d_separable_equals_1d():
     d = s / 3
     xs = np.arange(-1.8 + d / 2, 6 * s, d)
     ys = np.arange(-0.6 + d / 2, 0.6, d)
-    grad = lambda p: np.stack([p[:, 0] ** 3 - p[:, 0], p[:, 1]], 1)  # noqa: E731
+    grad = lambda p: np.stack([p[:, 0] ** 3 - p[:, 0], p[:, 1]], 1)
     two = es.markov_chain_2d(xs, ys, eta, grad, s, lambda p: p[:, 0] > 0, (-1.0, 0.0),
                              richardson=False)
     one = es.markov_chain_1d(xs, eta, G4, s, 0.0, -1.0, richardson=False, second=False)

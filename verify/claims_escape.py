@@ -9,13 +9,11 @@ Experiments (cases, chain, SDE quadrature, Monte Carlo) live in `verify.experime
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from analysis.escape import finite_step_correction, kramers_time, mfpt_1d
-from . import sabotage
 
+from . import sabotage
 from .claims import Evidence, claim, combine, value
 from .experiments_escape import (  # noqa: F401  (re-exported for benchmarks/escape.py)
     DG_FLAT,

@@ -189,7 +189,7 @@ def occupancy_runs(methods, sizes: dict, seed: int) -> dict:
     """Per-replica fraction of recorded times the centroid lies right of the barrier, after
     burn-in, for each method on double_gaussian (ring K = 8; same seed for every method: common
     random numbers, so differences are paired). Cached per (method, sizes, seed)."""
-    land, b, mins = _dg()
+    land, _, mins = _dg()
     K, D_c, eta, B = OCC["K"], OCC["D_c"], OCC["eta"], OCC["B"]
     steps, burn, R = sizes["steps"], sizes["burn"], sizes["R"]
     sigma = math.sqrt(2 * D_c * K * B / eta)
@@ -227,8 +227,8 @@ def occupancy_theory(methods) -> dict:
             continue
         S = {float(c.x[0]): sigma_dis(meth, T.ring(K), eta, float(c.hessian_eigvals[0]), 2 * eta * D_c * K)
              for c in mins}
-        Sx = lambda z, S=S: np.where(np.asarray(z) < b, S[min(S)], S[max(S)])  # noqa: E731
-        J = lambda z, Sx=Sx: V(z) + 0.5 * H(z) * Sx(z)  # noqa: E731
+        Sx = lambda z, S=S: np.where(np.asarray(z) < b, S[min(S)], S[max(S)])
+        J = lambda z, Sx=Sx: V(z) + 0.5 * H(z) * Sx(z)
         p_J = boltzmann_flat(J, b, D_c)
         shifted = _odds(p_chain) * _odds(p_J) / _odds(p_V)
         out[meth] = {"boltzmann_J_eff": p_J, "chain_J_eff_shift": shifted / (1 + shifted),
@@ -344,7 +344,7 @@ def decentralised_escape_faster(ctx) -> Evidence:
             continue
         est = "poisson" if r["sample"].method == a["sample"].method == "poisson" else "km-bootstrap"
         with np.errstate(invalid="ignore"):  # resamples without escapes in both arms: inf/inf, dropped
-            ci = bootstrap_ci(lambda x, y: _estimand(x, cap, est) / _estimand(y, cap, est),
+            ci = bootstrap_ci(lambda x, y, est=est: _estimand(x, cap, est) / _estimand(y, cap, est),
                               r["sample"].times, a["sample"].times, seed=ctx.seed)
         meas[f"{cell}/consensus_over_atc"] = ci
         v = direction(ci, "<", 1.0)
