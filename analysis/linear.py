@@ -1,7 +1,7 @@
 """Exact moments of any algorithm on a quadratic landscape with additive Gaussian noise.
 
 On f_k(x) = ½(x − b_k)ᵀA_k(x − b_k) with gradient noise ξ_k ~ N(0, S_k) every algorithm of
-`dynamics` is an affine stochastic recursion z' = M z + c + N ξ (DESIGN.md "Linearisation").
+`dynamics` is an affine stochastic recursion z' = M z + c + N ξ (docs/design.md, "Linearisation").
 M, c, N are obtained by differentiating the algorithm's own `step` with torch.func.jacrev —
 not from a second hand-written copy — so prediction and simulation share one implementation.
 A step calls the oracle possibly several times; all calls within one step see the same noise
@@ -9,7 +9,7 @@ A step calls the oracle possibly several times; all calls within one step see th
 
 Moments: mean m' = M m + c, covariance P' = M P Mᵀ + N S Nᵀ; stationary values by doubling
 (Smith's method), which also handles conserved directions (eigenvalue 1) that noise never
-excites (gradient-tracking invariants). Excess risk and the decomposition of THEORY.md §3:
+excites (gradient-tracking invariants). Excess risk and the decomposition of docs/theory.md §3:
 (1/K) Σ_k E f(w_k) − f* = ER(centroid) + ½ Tr(H E[Ξ]) for a common Hessian H.
 """
 from __future__ import annotations
@@ -209,7 +209,7 @@ def quadratic_excess(H: np.ndarray, x_star: np.ndarray, mean: np.ndarray, cov: n
 
 def excess_risk_decomposition(H, x_star, xmean, xcov, K, d):
     """(network, centroid, ½Tr(H E[Ξ])) with network = (1/K) Σ_k E f(x_k) − f* (common H).
-    Identity: network = centroid + ½Tr(H E[Ξ]) (THEORY.md §3)."""
+    Identity: network = centroid + ½Tr(H E[Ξ]) (docs/theory.md §3)."""
     H = np.asarray(H, dtype=np.float64)
     net = np.mean([quadratic_excess(H, x_star, xmean[k], xcov[k * d:(k + 1) * d, k * d:(k + 1) * d])
                    for k in range(K)])

@@ -1,7 +1,8 @@
-"""analysis/linear.py: exact moments of the algorithms on quadratics (THEORY.md §3).
+"""analysis/linear.py: exact moments of the algorithms on quadratics (docs/theory.md §3).
 
 Expected values are independent: the scalar closed form derived from the recursion
-P = (1 − ηh)²P + η²r/(KB), scipy's discrete Lyapunov solver, THEORY.md §3's per-mode formulas,
+P = (1 − ηh)²P + η²r/(KB), scipy's discrete Lyapunov solver, the recursion written directly (Kronecker form, any doubly
+stochastic W), docs/theory.md §3's per-mode formulas,
 the pathwise identity (1/K)Σ f(x_k) = f(x̄) + ½Tr(HΞ), and Monte Carlo from `simulate`.
 """
 import math
@@ -22,7 +23,7 @@ from landscapes.noise import oracle
 
 
 def csgd_var(eta, h, r, K, B):
-    """C-SGD w' = (1 − ηh)w − η ξ̄, Var ξ̄ = r/(KB): P = ηr/(KB·h(2 − ηh)) (THEORY.md §3)."""
+    """C-SGD w' = (1 − ηh)w − η ξ̄, Var ξ̄ = r/(KB): P = ηr/(KB·h(2 − ηh)) (docs/theory.md §3)."""
     return eta * r / (K * B * h * (2 - eta * h))
 
 
@@ -58,7 +59,7 @@ def test_csgd_matrix_lyapunov():
 
 
 def per_mode(scheme, lam, eta, h, r, B):
-    """THEORY.md §3 per-mode stationary covariances (all modes, λ₁ = 1 included)."""
+    """docs/theory.md §3 per-mode stationary covariances (all modes, λ₁ = 1 included)."""
     q = eta ** 2 * r / B
     if scheme == "dsgd":
         return q / (1 - (lam - eta * h) ** 2)
@@ -81,7 +82,7 @@ def test_per_mode_closed_forms(K, eh, h, B, scheme, graph):
 
 
 def test_per_mode_ordering_example():
-    """THEORY.md §3 example: K = 8 ring, Tr Ξ order ATC < consensus < CTA (0.0055 < 0.0095 <
+    """docs/theory.md §3 example: K = 8 ring, Tr Ξ order ATC < consensus < CTA (0.0055 < 0.0095 <
     0.0103 in its units) — here checked as an ordering with the exact moments."""
     top, h, eta = T.ring(8), 1.0, 0.1
     tr = {}
