@@ -153,9 +153,15 @@ def detect_period(method, A, b, state, max_period: int = 16) -> int:
     return regime(method, A, b, state, max_period)[1]
 
 
-def _period_affine(method, A, b, st, period, max_period=16):
-    """(t0, p, state at t0, period map from t0) for the checks below."""
-    t0, p, st0 = (0, int(period), st) if period is not None else regime(method, A, b, st, max_period)
+def _period_affine(method, A, b, st, period, max_period=16, transient=None):
+    """(t0, p, state at t0, period map from t0) for the checks below: detected by `regime`
+    unless `period` is given (then t0 = `transient` or 0, skipping the detection)."""
+    if period is None:
+        t0, p, st0 = regime(method, A, b, st, max_period)
+    else:
+        t0, p, st0 = int(transient or 0), int(period), st
+        for t in range(t0):
+            st0 = linear.step_map(method, A, b, st0, t).template
     return t0, p, st0, linear.period_map(method, A, b, st0, t0, p)
 
 
@@ -209,7 +215,8 @@ def preserves_average(method, K=None, d: int = 3, steps: int = 10, seed: int = 0
 
 # ---------------------------------------------------------------- 2. heterogeneity fixed point
 
-def fixed_point(method, A, b, x0=None, period: int | None = None, max_period: int = 16):
+def fixed_point(method, A, b, x0=None, period: int | None = None, max_period: int = 16,
+                transient: int | None = None):
     """Exact-gradient fixed point X* (K, d) of the algorithm's own step (period map) on
     f_k = ½(x − b_k)ᵀA_k(x − b_k), reached from init(x0): solves [(I − M); Uᵀ] z = [c; Uᵀz_0]
     with U the conserved quantities (left null vectors of I − M). Returns (X*, info); X* is
@@ -221,7 +228,7 @@ def fixed_point(method, A, b, x0=None, period: int | None = None, max_period: in
     st = linear.init_state(method, A, b, x0)
     if not _is_affine(method, A, b, st, 0, linear.step_map(method, A, b, st, 0)):
         return None, {"affine": False}
-    t0, p, st0, aff = _period_affine(method, A, b, st, period, max_period)
+    t0, p, st0, aff = _period_affine(method, A, b, st, period, max_period, transient)
     z0 = linear._flatten(st0).numpy()
     L, U = _conserved(aff.M)
     z, *_ = np.linalg.lstsq(np.vstack([L, U.T]), np.concatenate([aff.c, U.T @ z0]), rcond=None)
@@ -244,7 +251,7 @@ def _iterate_fixed_point(method, A, b, x0, steps):
 
 
 def exact_fixed_point(method, problem, tol: float = 1e-8, x0=None, period: int | None = None,
-                      iterate_steps: int = 5000) -> Check:
+                      iterate_steps: int = 5000, transient: int | None = None) -> Check:
     """Heterogeneity bias: value = sqrt((1/K) Σ_k ‖x*_k − x*‖²) at the exact-gradient fixed point
     X* of the method on a heterogeneous quadratic problem (`landscapes.hetero_quadratics`), x*
     the global minimiser; bound = tol·max(1, ‖x*‖); ok = bias <= bound ("converges to the exact
@@ -257,7 +264,7 @@ def exact_fixed_point(method, problem, tol: float = 1e-8, x0=None, period: int |
     A, b = problem.A, problem.b
     K, d = b.shape
     x_star = problem.x_star.numpy()
-    X, info = fixed_point(method, A, b, x0=x0, period=period)
+    X, info = fixed_point(method, A, b, x0=x0, period=period, transient=transient)
     if X is None:
         X, last_move = _iterate_fixed_point(method, A, b, torch.zeros(K, d, dtype=torch.float64)
                                             if x0 is None else torch.as_tensor(x0), iterate_steps)
@@ -305,14 +312,16 @@ def _homogeneous(H, K):
     return A, torch.zeros(K, d, dtype=torch.float64), d
 
 
-def stability(method, H, K=None, period: int | None = None, max_period: int = 16) -> Check:
+def stability(method, H, K=None, period: int | None = None, max_period: int = 16,
+              transient: int | None = None) -> Check:
     """Spectral radius per step ρ = ρ(M_period)^(1/p) of the linearised step (jacrev of
     `method.step`) on the homogeneous quadratic f = ½xᵀHx on every worker, conserved directions
-    (eigenvalue exactly 1, quantities the step never changes) excluded; bound 1, ok = ρ < 1."""
+    (eigenvalue exactly 1, quantities the step never changes) excluded; bound 1, ok = ρ < 1.
+    `period` (and `transient`, steps before the periodic regime) skip the detection."""
     K = workers_of(method, K)
     A, b, d = _homogeneous(H, K)
     st = linear.init_state(method, A, b, torch.zeros(K, d, dtype=torch.float64))
-    t0, p, _, aff = _period_affine(method, A, b, st, period, max_period)
+    t0, p, _, aff = _period_affine(method, A, b, st, period, max_period, transient)
     _, U = _conserved(aff.M)
     r = _radius_off_conserved(aff.M, U.shape[1]) ** (1.0 / p)
     return Check("stability", r, 1.0, bool(r < 1.0),

@@ -18,7 +18,7 @@ LABELS = {"csgd": "C-SGD", "local_sgd": "Local SGD", "dsgd": "D-SGD", "atc": "AT
           "dsgdm": "DSGDm", "qg_dsgdm": "QG-DSGDm", "decentlam": "DecentLaM", "gt": "GT", "d2": "D²",
           "mt": "Momentum Tracking", "easgd": "EASGD", "easgd_async": "EASGD (async)",
           "easgd_rr": "EASGD (round robin)", "eamsgd": "EAMSGD", "downpour": "DOWNPOUR",
-          "admm_rr": "ADMM (round robin)", "lsgd": "Leader SGD"}
+          "admm_rr": "ADMM (round robin)", "lsgd": "Leader SGD", "extra": "EXTRA (example plug-in)"}
 
 
 def _val(row, key):
@@ -47,7 +47,7 @@ def render(table: dict, out_dir) -> list[Path]:
     ax.set_xlim(floor / 2, 10)
     ax.set_title("heterogeneity bias at lr 0.1")
     ax.set_xlabel("rms distance to x* (floor 1e-16)")
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=7)
     ax = axes[1]
     rad = [_val(r, "radius") for r in rows]
     ax.barh(y, rad, color=style.OKABE_ITO[2])
