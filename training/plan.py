@@ -44,7 +44,8 @@ EVAL_FLOOR_S = 0.3             # one evaluation: averaged model + K workers on 1
                                # forward only (~1/3 of a training step's cost per image)
 FLATNESS_S = 6.0               # Lanczos λ_max (<= 200 HVPs) + 20 Hutchinson samples, 256 images
 POSTHOC_TRAIN_IMAGES = 10_000
-RESULTS_SUBDIR = "cifar"
+RESULTS_SUBDIR = "cifar"        # GPU recordings: results/cifar/<run>/
+CPU_RESULTS_SUBDIR = "cifar-cpu"  # CPU recordings: results/cifar-cpu/<run>/
 DATASET_NAME = "CIFAR-10 JPEG q75 (cifar10-jpeg)"
 FILES = ("config.json", "metrics.jsonl", "summary.json", "posthoc.json", "plan.json", "env.json")
 
@@ -170,16 +171,16 @@ def calls() -> list[Call]:
 
 CPU_MODEL, CPU_WIDTH, CPU_CHANNELS_LAST, CPU_WORKERS, CPU_THREADS = "lenet_gn", 1.0, "off", 16, 2
 CPU_IMAGE_SIZE = 16            # CIFAR-10 average-pooled 2×2 to 16 × 16: ~5× cheaper than 32 × 32
-CPU_TRAIN_IMAGES, CPU_TEST_IMAGES, CPU_POSTHOC_IMAGES = 5000, 1000, 1000
-CPU_RATE = 170.0               # img/s of the fused 16-worker LeNet step on 2 loaded threads (measured)
+CPU_TRAIN_IMAGES, CPU_TEST_IMAGES, CPU_POSTHOC_IMAGES = 10000, 2000, 2000
+CPU_RATE = 2000.0              # img/s of the fused 16-worker LeNet step on 2 loaded threads (measured)
 CPU_SETUP_S = 8.0              # per run: process, cached data, model build
 CPU_CHUNK_BUDGET_S = 420.0     # planned ceiling per chunk (each chunk is run under `timeout 600`)
-CPU_C1_EPOCHS, CPU_C1_BATCHES = 2, (256, 2048)
+CPU_C1_EPOCHS, CPU_C1_BATCHES = 5, (256, 2048)
 CPU_C1_METHODS = {"csgd": ("csgd", "complete"), "dsgd-ring": ("dsgd", "ring"),
                   "dsgd-exp": ("dsgd", "exponential")}
-CPU_C3_STEPS, CPU_C3_KS, CPU_C3_BETA = 30, (2, 10), 0.9
-CPU_C3_METHODS = ("mt", "dsgdm", "qg_dsgdm", "decentlam")
-CPU_C4_STEPS, CPU_C4_TAU = 30, 4
+CPU_C3_STEPS, CPU_C3_KS, CPU_C3_BETA = 200, (2, 10), 0.9
+CPU_C3_METHODS = ("mt", "dsgdm", "qg_dsgdm", "decentlam", "dsgd")
+CPU_C4_STEPS, CPU_C4_TAU = 200, 4
 CPU_C4_METHODS = {"localsgd": ("local_sgd", {"period": CPU_C4_TAU}),
                   "downpour": ("downpour", {"tau": CPU_C4_TAU}),
                   "easgd": ("easgd_async", {"tau": CPU_C4_TAU}),
@@ -203,8 +204,8 @@ def cpu_c1_run(method: str, total_batch: int, seed: int) -> Run:
     steps = max(1, round(CPU_C1_EPOCHS * CPU_TRAIN_IMAGES / total_batch))
     argv = _argv(algo=algo, topology=top, batch=b, steps=steps, lr=0.2, linear_scaling=True,
                  warmup=max(2, steps // 5), schedule="cosine", wd=5e-4, eval_every=max(1, steps // 3),
-                 log_every=max(1, steps // 12), flatness_every=steps, flatness_batch=48, flatness_iters=10,
-                 hutchinson_samples=3, **CPU_COMMON)
+                 log_every=max(1, steps // 12), flatness_every=steps, flatness_batch=128, flatness_iters=20,
+                 hutchinson_samples=5, **CPU_COMMON)
     return Run(f"c1-{method}-b{total_batch}-s{seed}", argv, seed,
                {"claim": "c1", "method": method, "total_batch": total_batch, "epochs": CPU_C1_EPOCHS})
 
@@ -212,23 +213,23 @@ def cpu_c1_run(method: str, total_batch: int, seed: int) -> Run:
 def cpu_c3_run(method: str, k: int, seed: int) -> Run:
     """Claim 3 at CPU scale (Takezawa et al.): LeNet-5-GN, 16 workers on a ring, k classes per worker,
     batch 16 per worker, CPU_C3_STEPS steps; β = 0.9 and lr 0.02 for the momentum methods, lr 0.2
-    = 0.02/(1 − β) for plain D-SGD (the same effective step; D-SGD is not in the CPU plan), cosine."""
+    = 0.02/(1 − β) for plain D-SGD (the same effective step), cosine."""
     hp = {} if method == "dsgd" else {"beta": CPU_C3_BETA}
     lr = 0.2 if method == "dsgd" else 0.02
     argv = _argv(algo=method, topology="ring", batch=16, steps=CPU_C3_STEPS, lr=lr, schedule="cosine",
-                 warmup=0, wd=1e-4, split="classes", classes_per_worker=k, eval_every=CPU_C3_STEPS // 2,
+                 warmup=0, wd=1e-4, split="classes", classes_per_worker=k, eval_every=CPU_C3_STEPS // 4,
                  **CPU_COMMON, **({"hp": hp} if hp else {}))
     return Run(f"c3-{method}-k{k}-s{seed}", argv, seed, {"claim": "c3", "method": method, "k": k, "lr": lr})
 
 
 def cpu_c4_run(method: str, seed: int) -> Run:
     """Claim 4 at CPU scale (Zhang et al.; Teng et al.): LeNet-5-GN, 16 workers × 16 images, plain SGD
-    lr 0.2, cosine after a 5-step warm-up, communication period τ = CPU_C4_TAU for local SGD,
+    lr 0.2, cosine after a 10-step warm-up, communication period τ = CPU_C4_TAU for local SGD,
     DOWNPOUR, EASGD, EAMSGD and LSGD (one leader; or 4 groups of 4 with local leaders, same τ);
     C-SGD at equal communication is local SGD (exact averaging every τ steps)."""
     algo, hp = CPU_C4_METHODS[method]
     argv = _argv(algo=algo, topology="complete", batch=16, steps=CPU_C4_STEPS, lr=0.2, schedule="cosine",
-                 warmup=5, wd=5e-4, eval_every=CPU_C4_STEPS // 2, **CPU_COMMON, **({"hp": hp} if hp else {}))
+                 warmup=10, wd=5e-4, eval_every=CPU_C4_STEPS // 4, **CPU_COMMON, **({"hp": hp} if hp else {}))
     return Run(f"c4-{method}-tau{CPU_C4_TAU}-s{seed}", argv, seed,
                {"claim": "c4", "method": method, "tau": CPU_C4_TAU})
 
@@ -516,6 +517,9 @@ def read_run(d: Path) -> dict:
            "bytes_total": bps * cfg["steps"] if bps is not None and "steps" in cfg else None,
            "images_per_s": sorted(ips)[len(ips) // 2] if ips else None,
            "machine": env.get("machine"), "date": env.get("date"), "command": env.get("command")}
+    row.update(epochs=summ.get("epoch"), train_images=summ.get("train_images") or cfg.get("train_images") or None,
+               image_size=cfg.get("image_size") or (cfg.get("synthetic_size") if cfg.get("synthetic") else 32),
+               width=cfg.get("width"), hess_top_iters=summ.get("hess_top_iters"))
     row["curve"] = [{"step": r["step"], "test_acc": r.get("test_acc"), "consensus": r.get("consensus")}
                     for r in recs]
     row["bytes_per_step"] = bps
