@@ -7,7 +7,7 @@ Kinds (`kind(mod)`):
   list[Path]`, drawn only from those claims' saved evidence (predicted / measured / data) of a
   run folder's claims.json: the figure never re-runs an experiment.
 - 'theory': `make(out_dir, quick)` computing closed forms or exact maps only (no experiment);
-  such a module says so with `THEORY = True` (or is listed in THEORY_FIGURES).
+  such a module says so with `THEORY = True`.
 - 'recompute': a module that still has only `make(out_dir, quick)` and re-runs its experiment.
 """
 from __future__ import annotations
@@ -17,8 +17,6 @@ import pkgutil
 from types import ModuleType, SimpleNamespace
 
 NOT_FIGURES = {"__init__", "__main__", "style", "registry"}
-# make()-only modules that compute from closed forms / exact maps, not from an experiment
-THEORY_FIGURES = {"admm_spectral_radius", "easgd_stability_region", "topology_spectral_gaps"}
 
 
 def figures(package: str = "paper_figs") -> dict[str, ModuleType]:
@@ -59,8 +57,7 @@ def kind(mod, name: str | None = None) -> str:
     re-runs an experiment)."""
     if callable(getattr(mod, "draw", None)) and claims_of(mod):
         return "data"
-    name = name or str(getattr(mod, "__name__", "")).rsplit(".", 1)[-1]
-    if getattr(mod, "THEORY", False) or name in THEORY_FIGURES:
+    if getattr(mod, "THEORY", False):
         return "theory"
     return "recompute"
 
