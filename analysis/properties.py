@@ -571,8 +571,9 @@ def count_communication(counter: _Counter):
     try:
         wrappers = {h: wrap(h, origs[h]) for h in _HOOKS}
         for mod in list(sys.modules.values()):
-            d = getattr(mod, "__dict__", None)
-            if not isinstance(d, dict):
+            try:
+                d = vars(mod)
+            except TypeError:  # not a module-like object
                 continue
             for h in _HOOKS:
                 if d.get(h) is origs[h]:

@@ -163,18 +163,18 @@ def cell(row: dict, key: str) -> str:
 def markdown(table: dict) -> str:
     rows = table["rows"]
     head = "| algorithm | " + " | ".join(t for _, t in COLUMNS) + " |"
-    lines = ["# Scorecard", "", f"{'quick' if table['quick'] else 'full'} run, {len(rows)} algorithms, "
-             f"{table['seconds']:.1f} s (one torch thread). Problems: `python -m verify.scorecard --help`.",
-             "", head, "|" + "---|" * (len(COLUMNS) + 1)]
+    summary = (f"{'quick' if table['quick'] else 'full'} run, {len(rows)} algorithms, "
+               f"{table['seconds']:.1f} s (one torch thread). Problems: `python -m verify.scorecard --help`.")
+    lines = ["# Scorecard", "", summary, "", head, "|" + "---|" * (len(COLUMNS) + 1)]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['algorithm']} | " + " | ".join(["error"] * len(COLUMNS)) + " |")
             continue
         lines.append(f"| {r['algorithm']} | " + " | ".join(cell(r, k) for k, _ in COLUMNS) + " |")
-    lines += ["", "Escape ratio: mean escape time over C-SGD's (< 1 escapes faster), 95% interval. "
-              "Vectors: ≠ marks a count that differs from the declared `Method.comm` (an exchange "
-              "outside the communication hooks, or a different counting convention). (MC): Monte "
-              "Carlo estimate for a step that is not affine on quadratics."]
+    lines += ["", ("Escape ratio: mean escape time over C-SGD's (< 1 escapes faster), 95% bootstrap "
+                   "interval. Vectors: ≠ marks a count that differs from the declared `Method.comm` (an "
+                   "exchange outside the communication hooks, or a different counting convention). (MC): "
+                   "Monte Carlo estimate for a step that is not affine on quadratics.")]
     errs = [(r["algorithm"], k, c["error"]) for r in rows for k, c in r.get("checks", {}).items() if "error" in c]
     errs += [(r["algorithm"], "build", r["error"]) for r in rows if "error" in r]
     if errs:

@@ -83,7 +83,7 @@ def test_false_property_is_refuted_and_shrunk():
         m = dynamics.make("extra", T.custom(W), lr=lr)
         return not P.stability(m, h * np.eye(1), period=1, transient=1).ok
 
-    W, h, u = find(cases, unstable, settings=settings(max_examples=100, **FAST))
+    W, _, u = find(cases, unstable, settings=settings(max_examples=100, **FAST))
     assert u * 2.0 >= _extra_bound(W) - 1e-9  # a genuine counter-example: outside the true region
     assert len(W) == 2
 
