@@ -38,7 +38,7 @@ SIZES = {
               "sym_R": 32, "sym_steps": 300, "traj_steps": 300,
               "speed_R": 10, "speed_steps": 120, "multi_R": 16, "multi_steps": 400,
               "t2_cases": 200, "t2_mc_cases": 12, "t2_R": 4000, "comm_cases": 3, "comm_periods": 1},
-    "full": {"fp_landscapes": 12, "fp_runs": 6, "fp_steps": 6000, "fp_starts": 100,
+    "full": {"fp_landscapes": 8, "fp_runs": 6, "fp_steps": 4000, "fp_starts": 60,
              "sym_R": 400, "sym_steps": 4000, "traj_steps": 1500,
              "speed_R": 64, "speed_steps": 3000, "multi_R": 64, "multi_steps": 3000,
              "t2_cases": 2000, "t2_mc_cases": 60, "t2_R": 20000, "comm_cases": 5, "comm_periods": 4},
