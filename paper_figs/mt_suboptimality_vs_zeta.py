@@ -53,8 +53,8 @@ def draw(evidence: dict, out_dir) -> list[Path]:
         ax.set_xlabel("heterogeneity ζ² at the minimiser")
         ax.set_ylabel(f"suboptimality after T = {Tl} steps")
         ax.set_title(FAMILY[fam])
-        if j == 0:
-            ax.legend(fontsize=7, title="mean over replicas, 95% t-interval", title_fontsize=7)
+        if j == len(fams) - 1:
+            ax.legend(fontsize=7, title="mean over replicas, 95% t-interval", title_fontsize=7, loc="center right")
         ax = axes[1][j]
         Ts = np.array(d["checks"], float)
         for m in d["methods"]:
@@ -76,8 +76,8 @@ def draw(evidence: dict, out_dir) -> list[Path]:
         ax.set_xlabel("steps T")
         ax.set_ylabel("relative heterogeneity penalty Π(T)")
         ax.set_title("Π = slope of S(T) in ζ² × ζ²max / S(T) at ζ² = 0", fontsize=9)
-        if j == 0:
-            ax.legend(fontsize=7, title="paired bootstrap 95% interval", title_fontsize=7, loc="center right")
+        if j == len(fams) - 1:
+            ax.legend(fontsize=7, title="paired bootstrap 95% interval", title_fontsize=7, loc="lower right")
     if clipped:
         fig.suptitle("(an interval reaching 0 or below is drawn down to a tenth of its mean)", fontsize=8)
     return save(fig, out_dir, "mt_suboptimality_vs_zeta")

@@ -124,3 +124,23 @@ def test_control_flips_quick_verdict(cid, control, tmp_path):
         ev = c.run(Context(quick=True, out_dir=tmp_path, control=control))
     assert ev.verdict != "holds", (cid, control, ev.finding)
     assert ev.verdict != "error"
+
+
+def _fake_rate_evidence():
+    """Evidence shaped like momentum_tracking.rate_vs_zeta's, numbers made up (figure contract)."""
+    from verify.claims import Evidence
+    z2, checks, methods = [0.0, 1.0, 2.0, 4.0], [10, 20], list(M.MOMENTUM) + ["atc"]
+    ci = lambda v: {"value": v, "ci_low": v * 0.9 - (0.2 if v < 0.05 else 0), "ci_high": v * 1.1}
+    fam = {"zeta2": z2, "checks": checks, "methods": methods, "steps": 20,
+           "S": {m: {str(t): [ci(0.01 * (1 + i * (m != "mt"))) for i in range(4)] for t in checks} for m in methods},
+           "curves": {m: {"times": [5, 10, 15, 20], "mean": [[0.1, 0.05, 0.02, 0.01]] * 4} for m in methods},
+           "penalty": {m: {str(t): ci(0.0 if m == "mt" else 2.0) for t in checks} for m in methods}}
+    return Evidence("holds", data={"quadratic": fam, "mlp": fam}, regime={"margin": 0.1})
+
+
+def test_figures_draw_from_evidence_only(tmp_path):
+    from paper_figs import mt_heterogeneity_panels, mt_suboptimality_vs_zeta
+    for mod in (mt_suboptimality_vs_zeta, mt_heterogeneity_panels):
+        assert mod.CLAIMS == ("momentum_tracking.rate_vs_zeta",)
+        paths = mod.draw({mod.CLAIMS[0]: _fake_rate_evidence()}, tmp_path)
+        assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
