@@ -26,10 +26,10 @@ def draw(evidence, out_dir) -> list[Path]:
     v = np.array([s["value"] for s in sh])
     lo, hi = np.array([s["ci_low"] for s in sh]), np.array([s["ci_high"] for s in sh])
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-    a1.errorbar(taus, v, yerr=[v - lo, hi - v], fmt="o-", capsize=3, color=style.OKABE_ITO[2],
+    a1.errorbar(taus, v, yerr=np.clip([v - lo, hi - v], 0, None), fmt="o-", capsize=3, color=style.OKABE_ITO[2],
                 label="DOWNPOUR")
     e = d["easgd_share"]
-    a1.errorbar([taus[-1] * 1.1], [e["value"]], yerr=[[e["value"] - e["ci_low"]], [e["ci_high"] - e["value"]]],
+    a1.errorbar([taus[-1] * 1.1], [e["value"]], yerr=np.clip([[e["value"] - e["ci_low"]], [e["ci_high"] - e["value"]]], 0, None),
                 fmt="s", capsize=3, color=style.OKABE_ITO[0], label=f"EASGD at τ = {int(taus[-1])}")
     a1.set_xscale("log", base=2)
     a1.set_xticks(taus, [str(int(t)) for t in taus])

@@ -51,12 +51,12 @@ def draw(evidence, out_dir) -> list[Path]:
                     ax.annotate(f"{100 * r['diverged_share']:.0f}% diverged", (xi, top), xytext=(0, -12),
                                 textcoords="offset points", ha="center", fontsize=7, color=col)
             if expl is not None and me in ("easgd_async", "eamsgd"):
-                for s, mk in zip(expl["alpha_scales"], ("v", "^")):
+                for k, (s, mk) in enumerate(zip(expl["alpha_scales"], ("v", "^"))):
                     key = f"{ln}/{me}/tau=4/alpha={0.9 * s / expl['K']:.4f}"
                     r = expl["runs"].get(key)
                     if r and np.isfinite(r["mean"]):
                         v = max(r["mean"], FLOOR)
-                        ax.errorbar([4 * shift * 1.25], [v], yerr=[[v - max(r["ci_low"], FLOOR)],
+                        ax.errorbar([4 * shift * (1.15 + 0.15 * k)], [v], yerr=[[v - max(r["ci_low"], FLOOR)],
                                                                     [max(r["ci_high"], FLOOR) - v]],
                                     fmt=mk, mfc="none", color=col, capsize=2,
                                     label=f"{base['labels'][me]}, α = {0.9 * s / expl['K']:.3f} at τ = 4")

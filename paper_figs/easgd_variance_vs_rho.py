@@ -24,19 +24,19 @@ def draw(evidence, out_dir) -> list[Path]:
     d = evidence[CLAIMS[0]].data
     th, mc = d["theory"], d["mc"]
     lvl = int(round(100 * d["level"]))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.4))
     pts = [r["rho"] for r in mc]
     for key, col, mk, name in (("center", "C0", "o", "EASGD center"), ("worker", "C1", "^", "EASGD worker"),
                                ("mvasgd", "C2", "s", "moving-average SGD (α = 0, same β)")):
         ax.plot(th["rho"], th[key], "-" if key != "mvasgd" else ":", color=col, label=f"{name}, closed form")
         v = np.array([r[key] for r in mc], float)
-        ax.errorbar(pts, v[:, 0], yerr=[v[:, 0] - v[:, 1], v[:, 2] - v[:, 0]], fmt=mk, color=col, capsize=3,
+        ax.errorbar(pts, v[:, 0], yerr=np.clip([v[:, 0] - v[:, 1], v[:, 2] - v[:, 0]], 0, None), fmt=mk, color=col, capsize=3,
                     mfc="none" if key == "mvasgd" else None,
                     label=f"{name}, Monte Carlo ({lvl}% CI)")
     ax.axhline(th["sgd"], ls="--", color="k", lw=1, label=f"minibatch-{d['p']} SGD, closed form")
     v, lo, hi = d["sgd_mc"]
     x_edge = float(th["rho"][-1]) * 1.03
-    ax.errorbar([x_edge], [v], yerr=[[v - lo], [hi - v]], fmt="D", color="k", capsize=3,
+    ax.errorbar([x_edge], [v], yerr=np.clip([[v - lo], [hi - v]], 0, None), fmt="D", color="k", capsize=3,
                 label="minibatch SGD, Monte Carlo (at the right edge)")
     ax.set_xlabel("ρ (α = ηρ, β = pα)")
     ax.set_ylabel("stationary variance")
