@@ -91,5 +91,8 @@ def test_command_writes_the_run_folder(tmp_path, capsys, monkeypatch):
     assert [r["algorithm"] for r in table["rows"]] == ["dsgd", "gt"]
     md = (out / "scorecard.md").read_text()
     assert md.count("\n| dsgd |") == 1 and md.count("\n| gt |") == 1 and "heterogeneity bias" in md
+    assert not (out / "scorecard.png").exists()  # verify draws no figure: paper_figs does, from the json
+    from paper_figs.scorecard import render
+    render(table, out)
     assert (out / "scorecard.png").read_bytes()[:4] == b"\x89PNG"
     assert S.main(["--only", "nope", "--out", str(out), "--no-entry-points"]) == 2

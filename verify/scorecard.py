@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dynamics.runfolder import write_text
+
 K = 8
 LR = 0.1
 LR_ESCAPE = 0.05
@@ -196,10 +198,10 @@ def run(names=None, quick: bool = True, out: Path | None = None, seed: int = 0) 
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "scorecard.json").write_text(json.dumps(table, indent=1, default=_json))
-        (out / "scorecard.md").write_text(markdown(table))
-        from paper_figs.scorecard import render
-        table["figures"] = [str(p) for p in render(table, out)]
+        write_text(out / "scorecard.json", json.dumps(table, indent=1, default=_json))
+        write_text(out / "scorecard.md", markdown(table))
+        # the figure is drawn from the saved table by paper_figs (verify never imports it):
+        # `python -m paper_figs.scorecard OUT`, or `python -m paper_figs all --from OUT`
     return table
 
 
