@@ -10,9 +10,9 @@ from scipy import stats
 
 import dynamics
 from dynamics import topology as topo
-from training import plan
+from analysis.stats import ols
+from training import plan, train
 from verify import claims_cifar as cc
-from training import train
 from verify.claims import Context
 
 TINY = ["--synthetic", "48", "--device", "cpu", "--set", "steps=2", "batch=2", "width=0.5", "eval_batch=24"]
@@ -86,7 +86,7 @@ def fake(root, name, labels, seed, acc, **extra):
            "batch": 32, "model": "lenet", "steps": steps}
     cons = extra.get("consensus", 0.5)
     recs = [{"step": s, "test_acc": acc * s / steps, "consensus": cons, "images_per_s": 1000.0} for s in (50, 100)]
-    summ = {"test_acc": acc, "test_loss": 1.0, "consensus": cons, **{k: extra[k] for k in ("hess_top", "hess_trace")
+    summ = {"test_acc": acc, "test_loss": 1.0, "consensus": cons, "completed": True, **{k: extra[k] for k in ("hess_top", "hess_trace")
                                                                       if k in extra}}
     post = {"train_loss": extra.get("train_loss", 0.5), "train_acc": 0.9, "bytes_per_step": 1e6}
     files = {"config.json": cfg, "summary.json": summ, "posthoc.json": post,
@@ -126,7 +126,7 @@ def test_claim1_verdicts_follow_the_numbers(results):
     c1_folders(results, good, sharp)
     ev = cc.dsgd_vs_csgd_batch(Context())
     assert ev.verdict == "holds" and ev.recorded and "H100" in ev.source["machine"]
-    d = ev.measured["delta_advantage/dsgd-ring"]
+    d = ev.measured["advantage_growth/dsgd-ring"]
     # pooled s^2 = 0.01^2/2 per cell, df 6: half-width t(.975, 6) * sqrt(s^2 * 4 / 2)
     half = stats.t.ppf(0.975, 6) * np.sqrt(0.01 ** 2 / 2 * 2)
     assert d["value"] == pytest.approx(0.05) and d["ci_high"] - d["value"] == pytest.approx(half)
@@ -147,7 +147,7 @@ def test_claim1_fails_when_advantage_shrinks_and_noise_is_inconclusive(tmp_path)
 def test_ols_loo_equals_refits():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(9, 2)), rng.normal(size=9)
-    f = cc.ols(X, y)
+    f = ols(X, y)
     A = np.column_stack([np.ones(9), X])
     loo = [y[i] - A[i] @ np.linalg.lstsq(np.delete(A, i, 0), np.delete(y, i), rcond=None)[0] for i in range(9)]
     assert f["loo_rmse"] == pytest.approx(np.sqrt(np.mean(np.square(loo))))
@@ -181,20 +181,22 @@ def test_claim3_momentum_tracking_drop(results):
                     fake(results, f"c3-{m}-k{k}-lr{lr:g}-s{s}", {"claim": "c3", "method": m, "k": k, "lr": lr}, s, a)
     ev = cc.momentum_tracking_heterogeneity(Context())
     assert ev.verdict == "holds", ev.notes
-    assert ev.measured["best_lr/gt/k=2"] == 0.05
+    assert ev.reported["best_lr/gt/k=2"] == 0.05
+    assert ev.measured["acc(mt) - acc(gt) @k=2"]["value"] == pytest.approx(0.08)
     assert ev.measured["drop(gt) - drop(mt)"]["value"] == pytest.approx(0.08)
 
 
 def test_claim4_easgd_lsgd(results):
-    spec = {"allreduce": (.88, 1e-9), "localsgd": (.84, 0.5), "downpour": (.85, 1.0), "easgd": (.85, 2.0),
-            "lsgd": (.86, 1.5)}
+    spec = {"allreduce": (.88, 1e-9), "localsgd": (.84, 0.5), "downpour": (.85, 1.0), "easgd": (.87, 2.0),
+            "lsgd": (.87, 1.5)}
     for m, (a, sp) in spec.items():
         for s in (0, 1):
             fake(results, f"c4-{m}-s{s}", {"claim": "c4", "method": m, "tau": 4}, s, a + 0.005 * s,
                  consensus=sp * (1 + 0.05 * s))
     ev = cc.easgd_lsgd(Context())
     assert ev.verdict == "holds", ev.notes
-    assert ev.measured["acc(easgd) - acc(downpour)"]["value"] == pytest.approx(0.0, abs=1e-12)
+    assert ev.measured["acc(easgd) - acc(downpour)"]["value"] == pytest.approx(0.02, abs=1e-12)
+    assert ev.headline == ["acc(easgd) - acc(downpour)", "acc(lsgd) - acc(easgd)"]
 
 
 def test_nothing_recorded_is_inconclusive_with_commands(results):
@@ -202,17 +204,70 @@ def test_nothing_recorded_is_inconclusive_with_commands(results):
                cc.easgd_lsgd):
         ev = fn(Context(device="cuda"))
         assert ev.verdict == "inconclusive" and not ev.recorded
-        assert "no GPU evidence has been recorded" in ev.notes and "python -m training.plan run c" in ev.notes
+        assert "no runs recorded" in ev.notes and "python -m training.plan run c" in ev.notes
 
 
-def test_figures_from_recordings(results, tmp_path):
+def _c3_rows(root, mt_drop=0.02, other_drop=0.10):
+    for m in ("mt", "dsgdm", "decentlam"):
+        for k in (2, 10):
+            for sd in (0, 1):
+                a = 0.6 - (mt_drop if m == "mt" else other_drop) * (k == 2) + 0.005 * sd
+                fake(root, f"c3-{m}-k{k}-s{sd}", {"claim": "c3", "method": m, "k": k, "lr": 0.02}, sd, a)
+
+
+def _c4_rows(root):
+    for m, a in {"downpour": .80, "easgd": .85, "eamsgd": .84, "lsgd": .86}.items():
+        for sd in (0, 1):
+            fake(root, f"c4-{m}-s{sd}", {"claim": "c4", "method": m, "tau": 4}, sd, a + 0.004 * sd)
+
+
+def test_figures_from_evidence(results, tmp_path):
     from paper_figs import cifar_claims
     assert cifar_claims.make(tmp_path / "none") == []
-    fake(results, "c4-easgd-s0", {"claim": "c4", "method": "easgd", "tau": 4}, 0, 0.8)
-    fake(results, "c3-mt-k2-lr0.05-s0", {"claim": "c3", "method": "mt", "k": 2, "lr": 0.05}, 0, 0.5)
-    c1_folders(results, {("csgd", 1024): (.8, .8), ("dsgd-ring", 1024): (.8, .8)}, {("csgd", 1024): 1.0,
-                                                                                     ("dsgd-ring", 1024): 1.0})
+    good = {("csgd", 1024): (.80, .81), ("dsgd-ring", 1024): (.80, .81), ("csgd", 8192): (.70, .71),
+            ("dsgd-ring", 8192): (.75, .76)}
+    c1_folders(results, good, {k: 10.0 + 3 * (k[0] == "csgd") + k[1] / 1000 for k in good})
+    _c3_rows(results)
+    _c4_rows(results)
     made = cifar_claims.make(tmp_path / "figs")
-    assert {p.name for p in made} == {f"{s}.{e}" for s in ("cifar_dsgd_vs_csgd", "cifar_momentum_tracking_heterogeneity",
+    assert {p.name for p in made} == {f"{s}.{e}" for s in ("cifar_dsgd_vs_csgd", "cifar_accuracy_flatness_error",
+                                                            "cifar_momentum_tracking_heterogeneity",
                                                             "cifar_easgd_lsgd") for e in ("png", "pdf")}
     assert all(p.read_bytes()[:4] in (b"\x89PNG", b"%PDF") for p in made)
+
+
+# ------------------------------------------------------------------ where the evidence comes from, controls
+
+def test_cpu_recordings_are_used_when_no_gpu_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DECENTLAB_RESULTS", str(tmp_path))
+    _c4_rows(tmp_path / "cifar-cpu")
+    ev = cc.easgd_lsgd(Context())
+    assert ev.regime["profile"] == "cpu" and ev.source["path"].endswith("cifar-cpu")
+    assert ev.finding.startswith("CPU scale") and ev.verdict == "holds", ev.notes
+    _c4_rows(tmp_path / "cifar")                               # GPU recordings take precedence
+    assert cc.easgd_lsgd(Context()).regime["profile"] == "gpu"
+
+
+@pytest.mark.parametrize("cid, control, setup", [
+    ("cifar.dsgd_vs_csgd_batch", "dsgd_equals_csgd", "c1"), ("cifar.dsgd_vs_csgd_batch", "dsgd_mirrored", "c1"),
+    ("cifar.momentum_tracking_heterogeneity", "mt_equals_dsgdm", "c3"),
+    ("cifar.momentum_tracking_heterogeneity", "mt_mirrored", "c3"),
+    ("cifar.easgd_lsgd", "elastic_equals_downpour", "c4"), ("cifar.easgd_lsgd", "mirrored", "c4"),
+    ("cifar.accuracy_flatness_error", "flatness_shuffled", "c2"),
+])
+def test_each_control_flips_a_holding_verdict(results, tmp_path, cid, control, setup):
+    from verify.catalog import load
+    if setup == "c1":
+        good = {("csgd", 1024): (.80, .81), ("dsgd-ring", 1024): (.80, .81), ("dsgd-exp", 1024): (.80, .81),
+                ("csgd", 8192): (.70, .71), ("dsgd-ring", 8192): (.75, .76), ("dsgd-exp", 8192): (.75, .76)}
+        c1_folders(results, good, {k: 10.0 for k in good})
+    elif setup == "c2":
+        _c2(results, lambda sh, lo, rng: 0.95 - 0.002 * sh - 0.1 * lo + rng.normal(0, 1e-3))
+    elif setup == "c3":
+        _c3_rows(results)
+    else:
+        _c4_rows(results)
+    c = load()[cid]
+    assert control in c.controls
+    assert c.run(Context()).verdict == "holds"
+    assert c.run(Context(control=control)).verdict != "holds"

@@ -11,6 +11,12 @@ Decoded arrays (x uint8 (N, H, W, 3), y int64 (N,)) are cached as one .npz in
 $DECENTLAB_CACHE or ~/.cache/decentlab, written to a temporary file and renamed, so a failed
 decode (a corrupt archive) leaves no file behind.
 
+Integrity: a gzip archive is read to the end of its compressed stream, so its CRC-32 and length
+trailer are checked even when the tar's end-of-archive marker comes first; damaged compressed
+data, a bad tar header, an undecodable image or pickle -> ValueError "... is corrupt ...". A
+set whose classes are CIFAR-10's must hold all ten classes with exactly 5000 training and 1000
+test images each (`check_counts`); other trees (tests, custom sets) are not counted.
+
 Augmentation (`Augmented.batch`): random crop of a reflect-padded (4 px) image + horizontal
 flip, done with one gather on the device (Krizhevsky et al. 2012; airbench). Sampling is
 counter-based: the minibatch of step t depends only on (seed, t), so a resumed run draws the
@@ -18,12 +24,15 @@ same batches as an uninterrupted one.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
 import pickle
 import tarfile
 import tempfile
+import zlib
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,27 +97,67 @@ def load(path, cache: str | os.PathLike | None = None, use_cache: bool = True) -
     return ds
 
 
+def _wanted(name: str) -> bool:
+    return "_batch" in name or name.lower().endswith(IMAGE_EXT)
+
+
+def _read_archive(path: Path) -> dict[str, bytes]:
+    """Members of a tar archive (gzip read as a stream and drained to its end: CRC checked)."""
+    files: dict[str, bytes] = {}
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":
+        with gzip.open(path, "rb") as raw:
+            with tarfile.open(fileobj=raw, mode="r|") as tf:
+                for m in tf:
+                    if m.isfile() and _wanted(m.name):
+                        files[m.name] = tf.extractfile(m).read()
+            while raw.read(1 << 20):      # the rest of the stream: gzip checks CRC-32 and size at its end
+                pass
+    else:
+        with tarfile.open(path, "r:*") as tf:
+            for m in tf:
+                if m.isfile() and _wanted(m.name):
+                    files[m.name] = tf.extractfile(m).read()
+    return files
+
+
+def check_counts(ds: Dataset, path) -> None:
+    """A set named with CIFAR-10's classes (all ten present, or more than 1000 training images) must hold
+    5000 training and 1000 test images of each class; anything else -> ValueError."""
+    present = {ds.classes[int(i)] for i in np.unique(ds.y_train)} if len(ds.y_train) else set()
+    if not set(ds.classes) <= set(CLASSES) or (len(present) < len(CLASSES) and len(ds.y_train) <= 1000):
+        return
+    for part, y, want in (("train", ds.y_train, 5000), ("test", ds.y_test, 1000)):
+        got = Counter(ds.classes[int(i)] for i in y)
+        bad = {c: got.get(c, 0) for c in CLASSES if got.get(c, 0) != want}
+        if bad:
+            raise ValueError(f"data at {str(path)!r} is incomplete or corrupt: the {part} split should hold "
+                             f"{want} images of each CIFAR-10 class, got {bad}")
+
+
 def _decode(path: Path) -> Dataset:
-    """Read every file of `path` (folder or tar archive) into memory, then parse."""
+    """Read every file of `path` (folder or tar archive) into memory, then parse and count."""
     files: dict[str, bytes] = {}
     if path.is_file():
         try:
-            with tarfile.open(path, "r:*") as tf:
-                for m in tf:
-                    if m.isfile() and ("_batch" in m.name or m.name.lower().endswith(IMAGE_EXT)):
-                        files[m.name] = tf.extractfile(m).read()
-        except (tarfile.TarError, EOFError, OSError) as e:
-            raise ValueError(f"data archive {str(path)!r} is unreadable or corrupt ({e}); expected {LAYOUTS}") from e
+            files = _read_archive(path)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+            raise ValueError(f"data archive {str(path)!r} is corrupt ({type(e).__name__}: {e}); "
+                             f"expected {LAYOUTS}") from e
     else:
         for p in path.rglob("*"):
             if p.is_file() and ("_batch" in p.name or p.name.lower().endswith(IMAGE_EXT)):
                 files[p.relative_to(path).as_posix()] = p.read_bytes()
     try:
         if any(Path(n).name == "test_batch" for n in files):
-            return _from_batches(files, path)
-        return _from_images(files, path)
-    except (pickle.UnpicklingError, OSError, KeyError, EOFError) as e:
+            ds = _from_batches(files, path)
+        else:
+            ds = _from_images(files, path)
+    except (pickle.UnpicklingError, OSError, KeyError, EOFError, SyntaxError, zlib.error) as e:
         raise ValueError(f"data at {str(path)!r} is corrupt ({type(e).__name__}: {e})") from e
+    check_counts(ds, path)
+    return ds
 
 
 def _from_batches(files, path) -> Dataset:

@@ -2,7 +2,7 @@
 
     python -m training --algo dsgd --topology ring --workers 16 --batch 64 --model resnet18 \
         --steps 2000 --data shared/data/cifar10-jpeg.tar.gz --device cuda
-    python -m training --synthetic 256 --model lenet --width 0.5 --workers 4 --batch 8 --steps 20
+    python -m training --synthetic 100 --model lenet --width 0.5 --workers 4 --batch 8 --steps 10
 
 Design (one screen):
 * Worker stack: one flat (K, P) float32 master tensor x, row k = worker k's parameters
@@ -300,13 +300,14 @@ def append_line_atomic(path: Path, line: str):
     write_text_atomic(path, old + line + "\n")
 
 
-def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "") -> dict:
-    """Train cfg into run_dir; `progress` prefixes the progress lines (e.g. 'run 3/40')."""
+def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", ds=None) -> dict:
+    """Train cfg into run_dir; `progress` prefixes the progress lines (e.g. 'run 3/40'); `ds` the
+    data set of cfg when already loaded (`load_data(cfg)`)."""
     check(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dev, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
-    ds = load_data(cfg)
+    ds = load_data(cfg) if ds is None else ds
     K, classes = cfg.workers, len(ds.classes)
     shards = cifar.partition(ds.y_train, K, cfg.split, alpha=cfg.alpha, k=cfg.classes_per_worker, seed=cfg.seed)
     data = cifar.Augmented(ds, shards, cfg.batch, seed=cfg.seed, device=dev, dtype=dtype, augment=cfg.augment)
@@ -434,8 +435,8 @@ HELP = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):          # one line, exit status 2, no usage dump
-        self.exit(2, f"error: {message}\n")
+    def error(self, message):          # a ValueError like every other refusal (cli: one line, status 2)
+        raise ValueError(message)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -531,8 +532,10 @@ def main(argv=None) -> Path:
         run_dir = Path(resume)
         cfg = resume_config(argv, cfg, run_dir)
         check(cfg)
+        ds = load_data(cfg)
     else:
         check(cfg)
+        ds = load_data(cfg)                        # a corrupt data set is refused before any folder exists
         run_dir = Path(cfg.out) / f"{time.strftime('%Y%m%d-%H%M%S')}-train"
         i = 1
         while run_dir.exists():
@@ -540,7 +543,7 @@ def main(argv=None) -> Path:
         run_dir.mkdir(parents=True)
         write_text_atomic(run_dir / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
     print(f"run folder {run_dir}", flush=True)
-    train(cfg, run_dir, resume=bool(resume))
+    train(cfg, run_dir, resume=bool(resume), ds=ds)
     return run_dir
 
 

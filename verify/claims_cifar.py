@@ -1,13 +1,22 @@
-"""The papers' claims on real CNN training (GitHub issue 12), judged from the runs recorded under
-results/cifar/ by `python -m training.plan` (CIFAR-10 JPEG q75). These claims only READ
-recordings, also on a CUDA machine: the runs themselves are made by the plan's calls
-(docs/gpu_runbook.md). With nothing recorded a claim is 'inconclusive' and names the commands.
+"""The papers' claims on real CNN training, judged from recorded runs of `python -m training.plan`.
+
+Where the evidence comes from: the GPU recordings under results/cifar/ (ResNet-20 / LeNet-5 on
+the full CIFAR-10 JPEG q75 set, docs/gpu_runbook.md) when any are present, else the CPU
+recordings under results/cifar-cpu/ (LeNet-5-GN on a 5000-image subset pooled to 16 × 16, a few
+epochs; `python -m training.plan list --profile cpu`). Every verdict names the scale it rests on
+(`regime`: profile, model, epochs, total batch, training images, image side). These claims only
+READ recordings; with nothing recorded a claim is 'inconclusive' and names the commands.
 
 Noise: seeds give a pooled within-cell variance s² = Σ_c Σ_i (v_ci − v̄_c)² / Σ_c (n_c − 1) over
 the cells of one experiment; a contrast Σ_c w_c v̄_c has standard error s·sqrt(Σ_c w_c²/n_c) and a
-95% Student-t interval with Σ_c (n_c − 1) degrees of freedom (one-way ANOVA contrasts). A sign
-claim holds when the interval excludes 0 on the claimed side, fails when it excludes 0 on the
-other, and is otherwise 'inconclusive: within noise'.
+95% Student-t interval with Σ_c (n_c − 1) degrees of freedom (one-way ANOVA contrast). The verdict
+of a directional statement is `analysis.stats.direction` of that interval: wholly on the claimed
+side -> holds, wholly on the other -> fails, overlapping -> inconclusive (within noise).
+Regressions (claim 2) are `analysis.stats.ols`.
+
+Negative controls (`python -m verify --controls cifar`) perturb the recorded rows passed to the
+judge (a method's accuracies replaced by its competitor's, or mirrored about them; the Hessian
+values shuffled across runs); the judging code is the same in both worlds.
 """
 from __future__ import annotations
 
@@ -16,17 +25,28 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.stats import direction, ols
 from training import plan
+
 from .claims import Evidence, claim, combine, results_root, value
 
 LEVEL = 0.95
-MATCH_MARGIN = 0.01          # "matches": at most 1 accuracy point worse (claim 4)
-LOO_GAIN = 0.05              # claim 2: both regressors must cut the LOO error by >= 5%
-MIN_POINTS = 6               # claim 2: fewest runs for a three-parameter regression
+MATCH_MARGIN = 0.01          # "compares favourably / matches": at most 1 accuracy point worse (claim 4)
+LOO_GAIN = 0.05              # claim 2: the joint fit must cut the best single LOO error by >= 5%
+MIN_POINTS = 6               # claim 2: fewest runs for a two-regressor fit
+P_SIGNIFICANT = 0.05         # claim 2: a slope counts when its two-sided p-value is below this
+
+MODEL_NAMES = {"lenet": "LeNet-5", "lenet_gn": "LeNet-5-GN", "resnet20": "ResNet-20", "resnet18": "ResNet-18",
+               "resnet8": "ResNet-8", "vgg11": "VGG-11", "fast": "airbench-style net"}
+C1_METHODS = ("csgd", "dsgd-ring", "dsgd-exp")
+C3_OTHERS = ("dsgdm", "qg_dsgdm", "decentlam", "gt", "dsgd")
+C4_AVERAGING = ("downpour",)
+C4_ELASTIC = ("easgd", "eamsgd")
+C4_LEADERS = ("lsgd", "lsgd-4leaders")
 
 
-def results_dir():
-    return results_root() / plan.RESULTS_SUBDIR
+def results_dir(profile: str = "gpu") -> Path:
+    return results_root() / (plan.RESULTS_SUBDIR if profile == "gpu" else plan.CPU_RESULTS_SUBDIR)
 
 
 def _shown(path) -> str:
@@ -37,8 +57,14 @@ def _shown(path) -> str:
         return str(path)
 
 
-def rows_of(claim_label: str, results=None) -> list[dict]:
-    return [r for r in plan.load_runs(results or results_dir()) if r.get("claim") == claim_label]
+def recorded_rows(claim_label: str) -> tuple[list[dict], str]:
+    """(rows of the runs labelled `claim_label`, profile): the GPU recordings when there are any
+    for this claim, else the CPU ones."""
+    for profile in ("gpu", "cpu"):
+        rows = [r for r in plan.load_runs(results_dir(profile)) if r.get("claim") == claim_label]
+        if rows:
+            return rows, profile
+    return [], "cpu"
 
 
 # ------------------------------------------------------------------ statistics
@@ -62,15 +88,9 @@ def contrast(cells: dict, weights: dict, pool=None, level: float = LEVEL) -> dic
     return out
 
 
-def sign_verdict(c: dict, margin: float = 0.0) -> str:
-    """'holds' if the interval lies above `margin`, 'fails' if below, else 'inconclusive'."""
-    if "ci_low" not in c:
-        return "inconclusive"
-    if c["ci_low"] > margin:
-        return "holds"
-    if c["ci_high"] < margin:
-        return "fails"
-    return "inconclusive"
+def verdict_of(c: dict, claimed: str = ">", null: float = 0.0) -> str:
+    """analysis.stats.direction of the contrast's interval; no interval (one seed) -> inconclusive."""
+    return direction(c, claimed, null) if "ci_low" in c else "inconclusive"
 
 
 def _v(c: dict) -> dict:
@@ -84,127 +104,206 @@ def _txt(c: dict, scale: float = 100.0, unit: str = " pt") -> str:
     return s + (" — within noise" if c["ci_low"] <= 0 <= c["ci_high"] else "")
 
 
-def ols(X, y) -> dict:
-    """y ≈ [1, X] b by least squares -> {coef, r2, adj_r2, loo_rmse}; LOO residual e_i/(1 − h_ii)
-    with h the hat matrix (PRESS); adj R² = 1 − (1 − R²)(n − 1)/(n − p − 1)."""
-    X = np.asarray(X, float).reshape(len(y), -1)
-    y = np.asarray(y, float)
-    n, p = X.shape
-    if n <= p + 1:
-        raise ValueError(f"ols: need more than {p + 1} points for {p} regressors, got n = {n}")
-    A = np.column_stack([np.ones(n), X])
-    b, *_ = np.linalg.lstsq(A, y, rcond=None)
-    e = y - A @ b
-    h = np.einsum("ij,ji->i", A, np.linalg.pinv(A.T @ A) @ A.T)
-    sst = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1 - float(e @ e) / sst if sst > 0 else float("nan")
-    loo = e / np.clip(1 - h, 1e-12, None)
-    return {"coef": b.tolist(), "r2": r2, "adj_r2": 1 - (1 - r2) * (n - 1) / (n - p - 1),
-            "loo_rmse": float(np.sqrt(np.mean(loo ** 2)))}
+def _cells(rows, key, quantity):
+    out: dict = {}
+    for r in rows:
+        if r.get(quantity) is not None and math.isfinite(float(r[quantity])):
+            out.setdefault(key(r), []).append(float(r[quantity]))
+    return out
 
 
-# ------------------------------------------------------------------ provenance
+def _mean_ci(v) -> dict:
+    """Mean of a cell with its own t-interval (figures only; verdicts use the pooled contrasts)."""
+    v = [float(x) for x in v]
+    if len(v) < 2:
+        return {"mean": v[0] if v else None, "low": None, "high": None, "n": len(v), "values": v}
+    from analysis.stats import mean_ci
+    m = mean_ci(v)
+    return {"mean": m["value"], "low": m["ci_low"], "high": m["ci_high"], "n": len(v), "values": v}
 
-def _source(rows) -> dict:
+
+# ------------------------------------------------------------------ provenance and scale
+
+def scale_of(rows, profile: str) -> dict:
+    """What the verdict rests on: profile, model(s), epochs, total batch, training images, image side."""
+    def uniq(f):
+        return sorted({f(r) for r in rows if f(r) is not None})
+    tb = uniq(lambda r: (r.get("workers") or 0) * (r.get("batch") or 0) or None)
+    ep = uniq(lambda r: None if r.get("epochs") is None else round(float(r["epochs"]), 2))
+    return {"profile": profile, "results": _shown(results_dir(profile)),
+            "model": [MODEL_NAMES.get(m, m) for m in uniq(lambda r: r.get("model"))],
+            "workers": uniq(lambda r: r.get("workers")), "total_batch": tb, "epochs": ep,
+            "steps": uniq(lambda r: r.get("steps")), "train_images": uniq(lambda r: r.get("train_images")),
+            "image_size": uniq(lambda r: r.get("image_size")), "data": plan.DATASET_NAME, "runs": len(rows)}
+
+
+def scale_text(s: dict) -> str:
+    j = lambda xs: "/".join(str(x) for x in xs) or "?"
+    return (f"{'GPU' if s['profile'] == 'gpu' else 'CPU'} scale: {j(s['model'])}, {j(s['workers'])} workers, "
+            f"total batch {j(s['total_batch'])}, {j(s['epochs'])} epochs of {j(s['train_images'])} training "
+            f"images ({j(s['image_size'])} px), {s['runs']} runs")
+
+
+def _source(rows, profile) -> dict:
     dates = sorted(r["date"] for r in rows if r.get("date"))
     cmds = sorted({r["command"] for r in rows if r.get("command")})
     return {"machine": ", ".join(sorted({str(r.get("machine")) for r in rows})),
             "date": f"{dates[0]} .. {dates[-1]}" if dates else "unknown",
             "command": "; ".join(cmds[:4]) + (f" (+{len(cmds) - 4} more)" if len(cmds) > 4 else ""),
-            "path": _shown(results_dir()), "runs": len(rows)}
+            "path": _shown(results_dir(profile)), "runs": len(rows)}
 
 
-def commands_for(call_ids) -> str:
-    return "; ".join(f"python -m training.plan run {c} --out results --device cuda" for c in call_ids)
+def _calls_for(label: str, profile: str) -> list:
+    return [c for c in plan.profile_calls(profile) if any(r.labels.get("claim") == label for r in c.runs)]
 
 
-def _nothing(call_ids, regime) -> Evidence:
-    return Evidence("inconclusive", regime=regime, notes=(
-        f"no GPU evidence has been recorded yet under {_shown(results_dir())} (these claims only read recorded "
-        f"runs, also on CUDA). Produce it on a GPU with: {commands_for(call_ids)}; then "
-        "`python -m training.plan summarize results/cifar` (docs/gpu_runbook.md)."))
+def commands_for(label: str, profile: str) -> str:
+    if profile == "gpu":
+        return "; ".join(f"python -m training.plan run {c.id} --out results --device cuda"
+                         for c in _calls_for(label, "gpu"))
+    return "; ".join(f"python -m training.plan run {c.id} --profile cpu --data PATH --out results/cifar-cpu"
+                     for c in _calls_for(label, "cpu"))
 
 
-def _missing(rows, needed_calls) -> list[str]:
+def _nothing(label: str, regime: dict) -> Evidence:
+    return Evidence("inconclusive", regime=regime, finding="No runs recorded yet.", notes=(
+        f"no runs recorded under {_shown(results_dir('gpu'))} or {_shown(results_dir('cpu'))} (these claims "
+        f"only read recorded runs). GPU: {commands_for(label, 'gpu')}; CPU: training/run_cpu_plan.sh "
+        f"(docs/gpu_runbook.md, results/README.md)."))
+
+
+def _missing(rows, label: str, profile: str) -> list[str]:
     have = {r["run"] for r in rows}
-    return [r.name for c in needed_calls for r in plan.get_call(c).runs if r.name not in have]
+    return [r.name for c in _calls_for(label, profile) for r in c.runs
+            if r.labels.get("claim") == label and r.name not in have]
 
 
-def _cells(rows, key, quantity):
-    out: dict = {}
+# ------------------------------------------------------------------ controls (on the judge's input)
+
+def with_values_of(rows, targets, reference, match=("seed",), quantity="test_acc", how="copy",
+                   method_key="method") -> list[dict]:
+    """Copies of `rows` where every row whose method is in `targets` carries the `quantity` of the
+    `reference` method's row with the same `match` fields ('copy': the same value, no effect exists;
+    'mirror': 2·reference − own, the effect reversed). Rows without a partner are dropped."""
+    ref = {tuple(r.get(k) for k in match): r[quantity] for r in rows
+           if r.get(method_key) == reference and r.get(quantity) is not None}
+    out = []
     for r in rows:
-        if r.get(quantity) is not None:
-            out.setdefault(key(r), []).append(float(r[quantity]))
+        if r.get(method_key) in targets:
+            key = tuple(r.get(k) for k in match)
+            if key not in ref or r.get(quantity) is None:
+                continue
+            v = ref[key] if how == "copy" else 2 * ref[key] - r[quantity]
+            r = dict(r, **{quantity: v})
+        out.append(r)
     return out
+
+
+def shuffled(rows, quantity: str, seed: int = 0) -> list[dict]:
+    """Copies of `rows` with `quantity` permuted across them (a fixed derangement-free shuffle)."""
+    vals = [r.get(quantity) for r in rows]
+    perm = np.random.default_rng(seed).permutation(len(rows))
+    if len(rows) > 1 and np.all(perm == np.arange(len(rows))):
+        perm = np.roll(perm, 1)
+    return [dict(r, **{quantity: vals[int(j)]}) for r, j in zip(rows, perm)]
 
 
 # ------------------------------------------------------------------ claim 1
 
-C1_CALLS = ("c1-s0", "c1-s1")
-C1_REGIME = {"data": plan.DATASET_NAME, "model": "ResNet-20-BN", "workers": plan.C1_WORKERS,
-             "total_batch": [1024, 8192], "steps": plan.C1_STEPS, "lr": "0.1·B/256, 30-step warm-up, cosine"}
-
-
 @claim(
     id="cifar.dsgd_vs_csgd_batch",
     paper="Zhu et al., ICML 2023 (D-SGD and average-direction SAM); Cao et al. (D-SGD flatness)",
-    statement="On CIFAR-10 with 16 workers and the linear scaling rule, D-SGD's test-accuracy advantage "
-              "over C-SGD is larger at total batch 8192 than at 1024 (same iteration budget), and it goes "
-              "with lower sharpness (Hessian top eigenvalue) of the averaged model.",
-    predicted="Δ = [acc(D-SGD) − acc(C-SGD)]@8192 − [same]@1024 > 0 and λ_max(D-SGD) − λ_max(C-SGD) < 0 "
-              "at 8192, for the ring and the exponential graph",
-    measured="test accuracy of the averaged model, Hessian λ_max / trace at the end, consensus distance "
-             "over time; seeds 0, 1; 95% t-intervals with variance pooled over the 8 (method, batch) cells",
+    statement="With 16 workers, plain SGD and the linear scaling rule at a fixed epoch budget, D-SGD's "
+              "averaged model reaches a higher test accuracy than C-SGD at the large total batch, and "
+              "its advantage grows with the total batch.",
+    predicted="acc(D-SGD) − acc(C-SGD) > 0 at the large batch, and that advantage minus the one at the "
+              "small batch > 0, for the ring and the exponential graph",
+    measured="test accuracy of the averaged model; consensus distance Tr Ξ = (1/K)Σ‖x_k − x̄‖² over training; "
+             "Hessian λ_max / trace of the averaged model at the end; 2 seeds; 95% t-intervals with the "
+             "variance pooled over the (method, batch) cells",
     tolerance="sign of a 95% interval",
     tolerance_reason="two seeds per cell: the pooled interval is the honest noise level; an interval "
                      "containing 0 is reported as within noise (inconclusive)",
     tags=("gpu", "slow"),
+    controls={"dsgd_equals_csgd": "D-SGD rows carry the C-SGD accuracy of the same (batch, seed): "
+                                  "no advantage exists in the data the judge sees",
+              "dsgd_mirrored": "D-SGD accuracies mirrored about C-SGD's (2·C-SGD − D-SGD, same batch and "
+                               "seed): every advantage reversed"},
 )
 def dsgd_vs_csgd_batch(ctx) -> Evidence:
-    return judge_dsgd_vs_csgd(rows_of("c1"))
+    rows, profile = recorded_rows("c1")
+    if ctx.sabotaged("dsgd_equals_csgd"):
+        rows = with_values_of(rows, ("dsgd-ring", "dsgd-exp"), "csgd", match=("seed", "total_batch"))
+    if ctx.sabotaged("dsgd_mirrored"):
+        rows = with_values_of(rows, ("dsgd-ring", "dsgd-exp"), "csgd", match=("seed", "total_batch"),
+                              how="mirror")
+    return judge_dsgd_vs_csgd(rows, profile)
 
 
-def judge_dsgd_vs_csgd(rows) -> Evidence:
-    rows = [r for r in rows if r.get("method") in ("csgd", "dsgd-ring", "dsgd-exp")]
-    if not rows:
-        return _nothing(C1_CALLS, C1_REGIME)
-    key = lambda r: (r["method"], int(r["total_batch"]))
-    acc, sharp, trace = (_cells(rows, key, q) for q in ("test_acc", "hess_top", "hess_trace"))
-    meas, verdicts, notes = {}, [], []
-    for k, v in sorted(acc.items()):
-        meas[f"acc/{k[0]}/B={k[1]}"] = value(np.mean(v)) if len(v) < 2 else \
-            value(np.mean(v), min(v), max(v))
-    for k, v in sorted(sharp.items()):
-        meas[f"hess_top/{k[0]}/B={k[1]}"] = float(np.mean(v))
-    for k, v in sorted(trace.items()):
-        meas[f"hess_trace/{k[0]}/B={k[1]}"] = float(np.mean(v))
+def _curves(rows, key="consensus"):
+    out = []
     for r in rows:
-        meas[f"consensus_final/{r['run']}"] = r.get("consensus_final")
+        pts = [(p["step"], p[key]) for p in r.get("curve", []) if p.get(key) is not None]
+        if pts:
+            out.append({"run": r["run"], "method": r.get("method"), "total_batch": r.get("total_batch"),
+                        "seed": r.get("seed"), "steps": [p[0] for p in pts], "values": [p[1] for p in pts],
+                        "epochs_per_step": (r["epochs"] / r["steps"]) if r.get("epochs") and r.get("steps")
+                        else None})
+    return out
+
+
+def judge_dsgd_vs_csgd(rows, profile: str = "gpu") -> Evidence:
+    rows = [r for r in rows if r.get("method") in C1_METHODS and r.get("total_batch") is not None]
+    if not rows:
+        return _nothing("c1", {"profile": profile})
+    regime = scale_of(rows, profile)
+    key = lambda r: (r["method"], int(r["total_batch"]))
+    acc, sharp, trace, cons = (_cells(rows, key, q) for q in ("test_acc", "hess_top", "hess_trace",
+                                                             "consensus_mean"))
+    batches = sorted({b for _, b in acc})
+    small, large = batches[0], batches[-1]
+    meas, reported, verdicts, notes, headline = {}, {}, [], [], []
+    for (m, b), v in sorted(acc.items()):
+        reported[f"acc/{m}/B={b}"] = value(np.mean(v)) if len(v) < 2 else value(np.mean(v), min(v), max(v))
+    for name, cells in (("hess_top", sharp), ("hess_trace", trace), ("consensus_mean", cons)):
+        for (m, b), v in sorted(cells.items()):
+            reported[f"{name}/{m}/B={b}"] = float(np.mean(v))
     for g in ("dsgd-ring", "dsgd-exp"):
-        need = [(g, 8192), ("csgd", 8192), (g, 1024), ("csgd", 1024)]
-        if any(not acc.get(c) for c in need):
+        need = [(g, large), ("csgd", large), (g, small), ("csgd", small)]
+        if large == small or any(not acc.get(c) for c in need):
             verdicts.append("inconclusive")
             notes.append(f"{g}: runs missing ({', '.join(f'{a}@{b}' for a, b in need if not acc.get((a, b)))})")
             continue
-        for B in (1024, 8192):
-            meas[f"advantage/{g}/B={B}"] = _v(contrast(acc, {(g, B): 1, ("csgd", B): -1}, pool=list(acc)))
-        d = contrast(acc, {(g, 8192): 1, ("csgd", 8192): -1, (g, 1024): -1, ("csgd", 1024): 1}, pool=list(acc))
-        meas[f"delta_advantage/{g}"] = _v(d)
-        v1 = sign_verdict(d)
-        if sharp.get((g, 8192)) and sharp.get(("csgd", 8192)):
-            s = contrast(sharp, {(g, 8192): 1, ("csgd", 8192): -1})
-            meas[f"sharpness_diff@8192/{g}"] = _v(s)
-            v2 = {"holds": "fails", "fails": "holds"}.get(sign_verdict(s), "inconclusive")
-            s_txt = f"λ_max(D-SGD) − λ_max(C-SGD) at 8192 = {_txt(s, 1, '')}"
-        else:
-            v2, s_txt = "inconclusive", "no Hessian recorded at 8192"
+        adv_l = contrast(acc, {(g, large): 1, ("csgd", large): -1}, pool=list(acc))
+        adv_s = contrast(acc, {(g, small): 1, ("csgd", small): -1}, pool=list(acc))
+        d = contrast(acc, {(g, large): 1, ("csgd", large): -1, (g, small): -1, ("csgd", small): 1}, pool=list(acc))
+        k_l, k_d = f"advantage@B={large}/{g}", f"advantage_growth/{g}"
+        meas[k_l], meas[k_d] = _v(adv_l), _v(d)
+        reported[f"advantage@B={small}/{g}"] = _v(adv_s)
+        headline.append(k_l)
+        v1, v2 = verdict_of(adv_l), verdict_of(d)
         verdicts += [v1, v2]
-        notes.append(f"{g}: advantage at 8192 minus at 1024 = {_txt(d)} ({v1}); {s_txt} ({v2})")
-    miss = _missing(rows, C1_CALLS)
+        if sharp.get((g, large)) and sharp.get(("csgd", large)):
+            s = contrast(sharp, {(g, large): 1, ("csgd", large): -1})
+            reported[f"sharpness_diff@B={large}/{g}"] = _v(s)
+        notes.append(f"{g}: advantage at {large} = {_txt(adv_l)} ({v1}); at {small} = {_txt(adv_s)}; "
+                     f"growth = {_txt(d)} ({v2})")
+    verdict = combine(verdicts)
+    miss = _missing(rows, "c1", profile)
     if miss:
-        notes.append(f"{len(miss)} planned run(s) not recorded: {commands_for(C1_CALLS)}")
-    return Evidence(combine(verdicts), predicted={"delta_advantage": "> 0", "sharpness_diff@8192": "< 0"},
-                    measured=meas, regime=C1_REGIME, notes="; ".join(notes), recorded=True, source=_source(rows))
+        notes.append(f"{len(miss)} planned run(s) not recorded: {commands_for('c1', profile)}")
+    adv = [meas[h]["value"] * 100 for h in headline]
+    finding = (f"{scale_text(regime)}: D-SGD − C-SGD accuracy at total batch {large} is "
+               + ", ".join(f"{a:+.1f} pt ({h.split('/')[-1]})" for a, h in zip(adv, headline))
+               + f"; verdict {verdict}." if headline else f"{scale_text(regime)}: runs missing.")
+    data = {"scale": regime, "batches": batches,
+            "accuracy": [{"method": m, "total_batch": b, **_mean_ci(v)} for (m, b), v in sorted(acc.items())],
+            "hess_top": [{"method": m, "total_batch": b, **_mean_ci(v)} for (m, b), v in sorted(sharp.items())],
+            "hess_trace": [{"method": m, "total_batch": b, **_mean_ci(v)} for (m, b), v in sorted(trace.items())],
+            "consensus": _curves(rows)}
+    return Evidence(verdict, predicted={k: "> 0" for k in meas}, measured=meas, reported=reported,
+                    headline=headline, finding=finding, data=data, regime=regime, notes="; ".join(notes),
+                    recorded=True, source=_source(rows, profile))
 
 
 # ------------------------------------------------------------------ claim 2
@@ -212,78 +311,107 @@ def judge_dsgd_vs_csgd(rows) -> Evidence:
 @claim(
     id="cifar.accuracy_flatness_error",
     paper="Cao et al. (accuracy of D-SGD explained by flatness and optimisation error)",
-    statement="Across D-SGD/ATC/C-SGD runs, test accuracy is explained better by sharpness and final "
-              "training loss together than by either alone.",
-    predicted="regression acc ~ 1 + λ_max + train_loss has higher adjusted R² and ≥ 5% lower "
-              "leave-one-out RMSE than acc ~ 1 + λ_max and acc ~ 1 + train_loss",
-    measured="R², adjusted R², leave-one-out RMSE (PRESS) of the three least-squares fits over every "
-             "recorded claim-1 run (C-SGD, D-SGD ring/exponential, ATC ring; both batch sizes, both seeds)",
+    statement="Across the C-SGD / D-SGD runs of claim 1, test accuracy is explained by flatness "
+              "(Hessian λ_max of the averaged model) and optimisation error (final training loss) "
+              "together, not by either alone.",
+    predicted="in acc ~ 1 + λ_max + train_loss both slopes are significant (p < 0.05) and the "
+              "leave-one-out RMSE is ≥ 5% below that of the better single-regressor fit",
+    measured="analysis.stats.ols of the three fits over every recorded claim-1 run (all methods, batches, "
+             "seeds): slopes, p-values, adjusted R², leave-one-out RMSE (PRESS); training loss post hoc "
+             "on fixed training images (eval mode, no augmentation)",
     tolerance=LOO_GAIN,
-    tolerance_reason="a 5% LOO gain separates a real second regressor from one that fits noise at n ≈ 16",
+    tolerance_reason="a 5% LOO gain separates a real second regressor from one that fits noise at n ≈ 12",
     tags=("gpu", "slow"),
+    controls={"flatness_shuffled": "λ_max values permuted across the runs: flatness carries no "
+                                   "information about the run it is attached to"},
 )
 def accuracy_flatness_error(ctx) -> Evidence:
-    return judge_flatness_error(rows_of("c1"))
+    rows, profile = recorded_rows("c1")
+    if ctx.sabotaged("flatness_shuffled"):
+        rows = shuffled(rows, "hess_top", seed=1)
+    return judge_flatness_error(rows, profile)
 
 
-def judge_flatness_error(rows) -> Evidence:
-    regime = dict(C1_REGIME, methods=list(plan.C1_METHODS))
+def judge_flatness_error(rows, profile: str = "gpu") -> Evidence:
     if not rows:
-        return _nothing(C1_CALLS, regime)
-    pts = [r for r in rows if all(r.get(q) is not None for q in ("test_acc", "hess_top", "train_loss"))]
+        return _nothing("c1", {"profile": profile})
+    regime = scale_of(rows, profile)
+    pts = [r for r in rows if all(r.get(q) is not None and math.isfinite(float(r[q]))
+                                  for q in ("test_acc", "hess_top", "train_loss"))]
     regime["points"] = len(pts)
     if len(pts) < MIN_POINTS:
-        return Evidence("inconclusive", regime=regime, recorded=True, source=_source(rows),
+        return Evidence("inconclusive", regime=regime, recorded=True, source=_source(rows, profile),
+                        finding=f"Only {len(pts)} runs with accuracy, λ_max and training loss.",
                         notes=f"only {len(pts)} runs with accuracy, λ_max and training loss (need {MIN_POINTS}); "
-                              f"{commands_for(C1_CALLS)}")
+                              f"{commands_for('c1', profile)}")
     y = np.array([r["test_acc"] for r in pts])
     sh = np.array([r["hess_top"] for r in pts])
     lo = np.array([r["train_loss"] for r in pts])
-    fits = {"sharpness": ols(sh[:, None], y), "train_loss": ols(lo[:, None], y),
+    fits = {"flatness": ols(sh[:, None], y), "train_loss": ols(lo[:, None], y),
             "both": ols(np.column_stack([sh, lo]), y)}
-    meas = {f"{m}/{k}": fits[m][k] for m in fits for k in ("r2", "adj_r2", "loo_rmse")}
-    meas["both/coef(intercept, sharpness, train_loss)"] = str([round(c, 6) for c in fits["both"]["coef"]])
-    best_adj = max(fits["sharpness"]["adj_r2"], fits["train_loss"]["adj_r2"])
-    best_loo = min(fits["sharpness"]["loo_rmse"], fits["train_loss"]["loo_rmse"])
-    adj_better = fits["both"]["adj_r2"] > best_adj
-    loo_better = fits["both"]["loo_rmse"] <= (1 - LOO_GAIN) * best_loo
-    loo_worse = fits["both"]["loo_rmse"] >= best_loo
-    verdict = "holds" if adj_better and loo_better else "fails" if (not adj_better and loo_worse) else "inconclusive"
-    notes = (f"adjusted R²: both {fits['both']['adj_r2']:.3f} vs best single {best_adj:.3f}; LOO RMSE: both "
-             f"{fits['both']['loo_rmse'] * 100:.2f} pt vs best single {best_loo * 100:.2f} pt"
-             + ("" if verdict != "inconclusive" else " — the two criteria disagree or the gain is under "
-                f"{LOO_GAIN:.0%}: within noise"))
-    return Evidence(verdict, predicted={"both_adj_r2 > single": True, "loo_gain >=": LOO_GAIN}, measured=meas,
-                    regime=regime, notes=notes, recorded=True, source=_source(rows))
+    best_single = min(("flatness", "train_loss"), key=lambda m: fits[m]["loo_rmse"])
+    gain = 1 - fits["both"]["loo_rmse"] / fits[best_single]["loo_rmse"]
+    p_sh, p_lo = fits["both"]["p"][1], fits["both"]["p"][2]
+    both_sig = p_sh < P_SIGNIFICANT and p_lo < P_SIGNIFICANT
+    if both_sig and gain >= LOO_GAIN:
+        verdict = "holds"
+    elif gain <= 0 and not both_sig:
+        verdict = "fails"      # the second regressor does not help out of sample, and a slope is not significant
+    else:
+        verdict = "inconclusive"
+    meas = {"loo_gain": gain, "p(flatness | both)": p_sh, "p(train_loss | both)": p_lo}
+    reported = {f"{m}/{k}": fits[m][k] for m in fits for k in ("r2", "adj_r2", "loo_rmse")}
+    reported["both/coef(intercept, flatness, train_loss)"] = str([round(c, 6) for c in fits["both"]["coef"]])
+    finding = (f"{scale_text(regime)}: the joint fit's LOO RMSE is {gain:+.0%} vs the best single fit "
+               f"({best_single}); slopes p = {p_sh:.3g} (λ_max), {p_lo:.3g} (training loss); verdict {verdict}.")
+    notes = (f"adjusted R²: both {fits['both']['adj_r2']:.3f}, flatness {fits['flatness']['adj_r2']:.3f}, "
+             f"training loss {fits['train_loss']['adj_r2']:.3f}; LOO RMSE both {fits['both']['loo_rmse'] * 100:.2f} pt "
+             f"vs {best_single} {fits[best_single]['loo_rmse'] * 100:.2f} pt"
+             + ("" if verdict != "inconclusive" else " — the slopes or the LOO gain fall short: within noise"))
+    data = {"scale": regime, "points": [{"run": r["run"], "method": r.get("method"), "total_batch": r.get("total_batch"),
+                                         "test_acc": r["test_acc"], "hess_top": r["hess_top"],
+                                         "train_loss": r["train_loss"]} for r in pts],
+            "fits": {m: {k: fits[m][k] for k in ("coef", "se", "p", "r2", "adj_r2", "loo_rmse")} for m in fits}}
+    return Evidence(verdict, predicted={"loo_gain": f">= {LOO_GAIN}", "p(flatness | both)": f"< {P_SIGNIFICANT}",
+                                        "p(train_loss | both)": f"< {P_SIGNIFICANT}"},
+                    measured=meas, reported=reported, headline=["loo_gain", "p(flatness | both)"],
+                    finding=finding, data=data, regime=regime, notes=notes, recorded=True,
+                    source=_source(rows, profile))
 
 
 # ------------------------------------------------------------------ claim 3
 
-C3_REGIME = {"data": plan.DATASET_NAME, "model": "LeNet (no normalisation layers)", "workers": plan.C3_WORKERS,
-             "topology": "ring", "classes_per_worker": list(plan.C3_KS), "beta": 0.9,
-             "lr_grid": list(plan.C3_LRS), "steps": plan.C3_STEPS}
-
-
 @claim(
     id="cifar.momentum_tracking_heterogeneity",
     paper="Takezawa et al., 'Momentum Tracking', TMLR 2023",
-    statement="With 8 workers on a ring and k classes per worker, Momentum Tracking's accuracy drops "
-              "least among MT, DSGDm, QG-DSGDm, DecentLaM and GT as heterogeneity grows (k: 10 → 2).",
-    predicted="drop(b) − drop(MT) > 0 for every other method b, drop = acc(k=10) − acc(k=2)",
-    measured="test accuracy of the averaged model at the best step size of the grid per (method, k) "
-             "(mean over seeds 0, 1); 95% intervals pooled over the 15 (method, k) cells",
+    statement="On a ring with k classes per worker, Momentum Tracking is more robust to heterogeneity "
+              "than DSGDm, QG-DSGDm and DecentLaM (its accuracy drops least from k = 10 to k = 2) and "
+              "reaches the best accuracy under strong heterogeneity (k = 2).",
+    predicted="acc(MT) − acc(b) > 0 at the smallest k and drop(b) − drop(MT) > 0 for every other "
+              "method b, drop = acc(largest k) − acc(smallest k)",
+    measured="test accuracy of the averaged model (at the best step size of the grid per (method, k) "
+             "when a grid was run); 2 seeds; 95% intervals pooled over the (method, k) cells",
     tolerance="sign of a 95% interval",
-    tolerance_reason="two seeds; the step size is chosen on the same test accuracy (as in the paper), "
+    tolerance_reason="two seeds; a grid's step size is chosen on the same test accuracy (as in the paper), "
                      "which favours every method alike",
     tags=("gpu", "slow"),
+    controls={"mt_equals_dsgdm": "Momentum Tracking rows carry the DSGDm accuracy of the same (k, seed): "
+                                 "MT has no edge in the data the judge sees",
+              "mt_mirrored": "Momentum Tracking accuracies mirrored about DSGDm's (same k, seed)"},
 )
 def momentum_tracking_heterogeneity(ctx) -> Evidence:
-    return judge_momentum_tracking(rows_of("c3"))
+    rows, profile = recorded_rows("c3")
+    if ctx.sabotaged("mt_equals_dsgdm"):
+        rows = with_values_of(rows, ("mt",), "dsgdm", match=("seed", "k", "lr"))
+    if ctx.sabotaged("mt_mirrored"):
+        rows = with_values_of(rows, ("mt",), "dsgdm", match=("seed", "k", "lr"), how="mirror")
+    return judge_momentum_tracking(rows, profile)
 
 
-def judge_momentum_tracking(rows) -> Evidence:
+def judge_momentum_tracking(rows, profile: str = "gpu") -> Evidence:
     if not rows:
-        return _nothing(("c3",), C3_REGIME)
+        return _nothing("c3", {"profile": profile})
+    regime = scale_of(rows, profile)
     by = _cells(rows, lambda r: (r["method"], int(r["k"]), float(r["lr"])), "test_acc")
     cells, best_lr = {}, {}
     for (m, k, lr), v in by.items():
@@ -291,91 +419,124 @@ def judge_momentum_tracking(rows) -> Evidence:
             best_lr[(m, k)] = lr
     for (m, k), lr in best_lr.items():
         cells[(m, k)] = by[(m, k, lr)]
-    meas = {f"acc/{m}/k={k}": float(np.mean(v)) for (m, k), v in sorted(cells.items())}
-    meas.update({f"best_lr/{m}/k={k}": lr for (m, k), lr in sorted(best_lr.items())})
+    reported = {f"acc/{m}/k={k}": float(np.mean(v)) for (m, k), v in sorted(cells.items())}
+    reported.update({f"best_lr/{m}/k={k}": lr for (m, k), lr in sorted(best_lr.items())})
     ks = sorted({k for _, k in cells})
-    hi, lo_k = max(ks), min(ks)
-    verdicts, notes = [], []
-    if not cells.get(("mt", hi)) or not cells.get(("mt", lo_k)) or hi == lo_k:
-        return Evidence("inconclusive", measured=meas, regime=C3_REGIME, recorded=True, source=_source(rows),
-                        notes=f"Momentum Tracking at two k values is missing; {commands_for(('c3',))}")
-    for m in plan.C3_METHODS:
+    others = [b for b in C3_OTHERS if any(m == b for m, _ in cells)]
+    regime.update(classes_per_worker=ks, methods=["mt", *others])
+    if len(ks) < 2 or not cells.get(("mt", ks[0])) or not cells.get(("mt", ks[-1])):
+        return Evidence("inconclusive", reported=reported, regime=regime, recorded=True,
+                        source=_source(rows, profile), finding="Momentum Tracking at two k values is missing.",
+                        notes=f"Momentum Tracking at two k values is missing; {commands_for('c3', profile)}")
+    lo_k, hi = ks[0], ks[-1]
+    meas, verdicts, notes, headline = {}, [], [], []
+    for m in ["mt", *others]:
         if cells.get((m, hi)) and cells.get((m, lo_k)):
-            meas[f"drop/{m}"] = _v(contrast(cells, {(m, hi): 1, (m, lo_k): -1}, pool=list(cells)))
-    for b in plan.C3_METHODS[1:]:
-        if not (cells.get((b, hi)) and cells.get((b, lo_k))):
-            verdicts.append("inconclusive")
-            notes.append(f"{b}: missing")
-            continue
-        c = contrast(cells, {(b, hi): 1, (b, lo_k): -1, ("mt", hi): -1, ("mt", lo_k): 1}, pool=list(cells))
-        meas[f"drop({b}) - drop(mt)"] = _v(c)
-        verdicts.append(sign_verdict(c))
-        notes.append(f"drop({b}) − drop(MT) = {_txt(c)}")
-    miss = _missing(rows, ("c3",))
+            reported[f"drop/{m}"] = _v(contrast(cells, {(m, hi): 1, (m, lo_k): -1}, pool=list(cells)))
+    for b in others:
+        if cells.get((b, lo_k)):
+            c = contrast(cells, {("mt", lo_k): 1, (b, lo_k): -1}, pool=list(cells))
+            meas[f"acc(mt) - acc({b}) @k={lo_k}"] = _v(c)
+            verdicts.append(verdict_of(c))
+            notes.append(f"acc(MT) − acc({b}) at k={lo_k} = {_txt(c)} ({verdicts[-1]})")
+        if cells.get((b, hi)) and cells.get((b, lo_k)):
+            c = contrast(cells, {(b, hi): 1, (b, lo_k): -1, ("mt", hi): -1, ("mt", lo_k): 1}, pool=list(cells))
+            meas[f"drop({b}) - drop(mt)"] = _v(c)
+            verdicts.append(verdict_of(c))
+            notes.append(f"drop({b}) − drop(MT) = {_txt(c)} ({verdicts[-1]})")
+    if not verdicts:
+        verdicts.append("inconclusive")
+    acc_keys = [k for k in meas if k.startswith("acc(")]
+    if acc_keys:
+        worst = min(acc_keys, key=lambda k: meas[k]["value"])
+        headline.append(worst)
+    drop_keys = [k for k in meas if k.startswith("drop(")]
+    if drop_keys:
+        headline.append(min(drop_keys, key=lambda k: meas[k]["value"]))
+    verdict = combine(verdicts)
+    miss = _missing(rows, "c3", profile)
     if miss:
         notes.append(f"{len(miss)} planned run(s) not recorded")
-    return Evidence(combine(verdicts), predicted={"drop(b) - drop(mt)": "> 0 for every b"}, measured=meas,
-                    regime=dict(C3_REGIME, k_compared=[hi, lo_k]), notes="; ".join(notes), recorded=True,
-                    source=_source(rows))
+    finding = (f"{scale_text(regime)}: at k={lo_k} MT reaches {np.mean(cells[('mt', lo_k)]) * 100:.1f}% vs "
+               + ", ".join(f"{b} {np.mean(cells[(b, lo_k)]) * 100:.1f}%" for b in others if cells.get((b, lo_k)))
+               + f"; verdict {verdict}.")
+    data = {"scale": regime, "ks": ks,
+            "accuracy": [{"method": m, "k": k, "lr": best_lr[(m, k)], **_mean_ci(v)} for (m, k), v in sorted(cells.items())]}
+    return Evidence(verdict, predicted={k: "> 0" for k in meas}, measured=meas, reported=reported,
+                    headline=headline, finding=finding, data=data, regime=dict(regime, k_compared=[hi, lo_k]),
+                    notes="; ".join(notes), recorded=True, source=_source(rows, profile))
 
 
 # ------------------------------------------------------------------ claim 4
 
-C4_REGIME = {"data": plan.DATASET_NAME, "model": "ResNet-20-GN", "workers": plan.C4_WORKERS, "tau": plan.C4_TAU,
-             "steps": plan.C4_STEPS, "lr": 0.1, "match_margin": MATCH_MARGIN}
-
-
 @claim(
     id="cifar.easgd_lsgd",
     paper="Zhang, Choromanska & LeCun, NeurIPS 2015 (EASGD); Teng et al., 2019 (Leader SGD)",
-    statement="At equal communication period τ, EASGD explores more (larger spread of the workers) and "
-              "matches or beats averaging (DOWNPOUR, local SGD); LSGD matches or beats EASGD.",
-    predicted="spread(EASGD) − spread(DOWNPOUR) > 0; acc(EASGD) − acc(best averaging) ≥ −1 pt; "
-              "acc(LSGD) − acc(EASGD) ≥ −1 pt",
-    measured="mean consensus distance (1/K)Σ‖x_k − x̄‖² over the evaluations; final test accuracy of the "
-             "reported model (center / leader / average); bytes sent = comm·P·4·steps; seeds 0, 1",
+    statement="At equal communication period τ, EASGD and EAMSGD reach a higher test accuracy than "
+              "DOWNPOUR, and LSGD compares favourably with EASGD (matches or beats it).",
+    predicted="acc(EASGD) − acc(DOWNPOUR) > 0 and acc(EAMSGD) − acc(DOWNPOUR) > 0; "
+              "acc(LSGD) − acc(EASGD) ≥ −1 pt for one leader and for several local leaders",
+    measured="final test accuracy of the reported model (center / leader / average); bytes sent = "
+             "comm·P·4·steps; mean consensus distance; 2 seeds; 95% intervals pooled over the methods",
     tolerance=MATCH_MARGIN,
-    tolerance_reason="'matches' read as at most one accuracy point worse, judged on the 95% interval",
+    tolerance_reason="'compares favourably' read as at most one accuracy point worse, on the 95% interval",
     tags=("gpu", "slow"),
+    controls={"elastic_equals_downpour": "EASGD/EAMSGD rows carry DOWNPOUR's accuracy and LSGD rows 3 points "
+                                         "under EASGD's (same seed)",
+              "mirrored": "EASGD/EAMSGD accuracies mirrored about DOWNPOUR's, LSGD's about EASGD's"},
 )
 def easgd_lsgd(ctx) -> Evidence:
-    return judge_easgd_lsgd(rows_of("c4"))
+    rows, profile = recorded_rows("c4")
+    if ctx.sabotaged("elastic_equals_downpour"):
+        lsgd = with_values_of(rows, C4_LEADERS, "easgd")
+        rows = with_values_of([r if r.get("method") not in C4_LEADERS else
+                               dict(r, test_acc=next((x["test_acc"] for x in lsgd if x["run"] == r["run"]),
+                                                     r["test_acc"]) - 0.03) for r in rows],
+                              C4_ELASTIC, "downpour")
+    if ctx.sabotaged("mirrored"):
+        rows = with_values_of(with_values_of(rows, C4_LEADERS, "easgd", how="mirror"), C4_ELASTIC, "downpour",
+                              how="mirror")
+    return judge_easgd_lsgd(rows, profile)
 
 
-def judge_easgd_lsgd(rows) -> Evidence:
+def judge_easgd_lsgd(rows, profile: str = "gpu") -> Evidence:
     if not rows:
-        return _nothing(("c4",), C4_REGIME)
+        return _nothing("c4", {"profile": profile})
+    regime = scale_of(rows, profile)
     acc = _cells(rows, lambda r: r["method"], "test_acc")
     spread = _cells(rows, lambda r: r["method"], "consensus_mean")
     byt = _cells(rows, lambda r: r["method"], "bytes_total")
-    meas = {f"acc/{m}": float(np.mean(v)) for m, v in sorted(acc.items())}
-    meas.update({f"spread/{m}": float(np.mean(v)) for m, v in sorted(spread.items())})
-    meas.update({f"bytes_total/{m}": float(np.mean(v)) for m, v in sorted(byt.items())})
-    verdicts, notes = [], []
-    if spread.get("easgd") and spread.get("downpour"):
-        s = contrast(spread, {"easgd": 1, "downpour": -1})
-        meas["spread(easgd) - spread(downpour)"] = _v(s)
-        verdicts.append(sign_verdict(s))
-        notes.append(f"EASGD explores: spread difference {_txt(s, 1, '')} ({verdicts[-1]})")
-    else:
-        verdicts.append("inconclusive")
-        notes.append("EASGD or DOWNPOUR spread missing")
-    avg = [m for m in ("downpour", "localsgd") if acc.get(m)]
-    pairs = []
-    if avg:
-        pairs.append(("easgd", max(avg, key=lambda m: np.mean(acc[m]))))
-    pairs.append(("lsgd", "easgd"))
-    for a, b in pairs:
+    regime.update(methods=sorted(acc), tau=sorted({r.get("tau") for r in rows if r.get("tau") is not None}))
+    reported = {f"acc/{m}": float(np.mean(v)) for m, v in sorted(acc.items())}
+    reported.update({f"spread/{m}": float(np.mean(v)) for m, v in sorted(spread.items())})
+    reported.update({f"bytes_total/{m}": float(np.mean(v)) for m, v in sorted(byt.items())})
+    meas, verdicts, notes, predicted = {}, [], [], {}
+    pairs = [(a, "downpour", 0.0) for a in C4_ELASTIC] + [(a, "easgd", -MATCH_MARGIN) for a in C4_LEADERS]
+    for a, b, null in pairs:
         if not (acc.get(a) and acc.get(b)):
-            verdicts.append("inconclusive")
-            notes.append(f"{a} or {b} missing")
+            if a in ("easgd", "lsgd"):
+                verdicts.append("inconclusive")
+                notes.append(f"{a} or {b} missing")
             continue
         c = contrast(acc, {a: 1, b: -1}, pool=list(acc))
-        meas[f"acc({a}) - acc({b})"] = _v(c)
-        verdicts.append(sign_verdict(c, margin=-MATCH_MARGIN))
-        notes.append(f"{a} vs {b}: {_txt(c)} ({verdicts[-1]} for 'matches or beats' at −{MATCH_MARGIN * 100:g} pt)")
-    miss = _missing(rows, ("c4",))
+        k = f"acc({a}) - acc({b})"
+        meas[k], predicted[k] = _v(c), ("> 0" if null == 0 else f">= {null}")
+        verdicts.append(verdict_of(c, ">", null))
+        notes.append(f"{a} vs {b}: {_txt(c)} ({verdicts[-1]}" + (")" if null == 0 else
+                     f" for 'matches or beats' at {null * 100:g} pt)"))
+    if "localsgd" in acc and "downpour" in acc:
+        reported["acc(localsgd) - acc(downpour)"] = _v(contrast(acc, {"localsgd": 1, "downpour": -1}, pool=list(acc)))
+    verdict = combine(verdicts or ["inconclusive"])
+    miss = _missing(rows, "c4", profile)
     if miss:
         notes.append(f"{len(miss)} planned run(s) not recorded")
-    return Evidence(combine(verdicts), predicted={"spread diff": "> 0", "acc diffs": f">= -{MATCH_MARGIN}"},
-                    measured=meas, regime=C4_REGIME, notes="; ".join(notes), recorded=True, source=_source(rows))
+    headline = [k for k in ("acc(easgd) - acc(downpour)", "acc(lsgd) - acc(easgd)") if k in meas]
+    finding = (f"{scale_text(regime)}: " + ", ".join(f"{m} {np.mean(v) * 100:.1f}%" for m, v in sorted(acc.items()))
+               + f"; verdict {verdict}.")
+    data = {"scale": regime,
+            "methods": [{"method": m, "bytes_total": float(np.mean(byt[m])) if byt.get(m) else None,
+                         "spread": float(np.mean(spread[m])) if spread.get(m) else None, **_mean_ci(v)}
+                        for m, v in sorted(acc.items())]}
+    return Evidence(verdict, predicted=predicted, measured=meas, reported=reported, headline=headline,
+                    finding=finding, data=data, regime=regime, notes="; ".join(notes), recorded=True,
+                    source=_source(rows, profile))
