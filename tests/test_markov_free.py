@@ -81,7 +81,7 @@ def test_operator_entries_are_cell_integrated_gaussians():
         want = np.array([cell_p(xs, means[i, 0], jx) * cell_p(ys, means[i, 1], jy) for i in T])
         # documented interpolation error ~ (lattice spacing / s)^order of the entries' scale
         tol = (d / op.q / S) ** op.order * want.max()
-        assert tol < 1e-8
+        assert tol < 1e-7
         np.testing.assert_allclose(got, want, rtol=0, atol=tol)
     # rows of Q plus the absorbed mass sum to one
     full_rows = op.matvec(np.ones(T.size))
