@@ -55,6 +55,8 @@ def as_numpy_fn(fn: Callable) -> Callable:
 
 
 def _positive(name: str, value) -> float:
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     value = float(value)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and > 0, got {value}")
@@ -129,6 +131,11 @@ def mfpt_1d(V: Callable, x0: float, M: float, D, left: float | None = None, *,
     values agree to `rtol`; `err` = last difference. Overflow-safe: exponents shifted by
     their maxima; `info['log_mean']` holds log E tau.
     """
+    if not callable(V):
+        raise ValueError(f"V must be a callable potential V(x), got {type(V).__name__}")
+    for nm, v in (("x0", x0), ("M", M)):
+        if isinstance(v, (str, bool)) or not np.isscalar(v) or not np.isfinite(v):
+            raise ValueError(f"{nm} must be a finite number, got {v!r}")
     V = as_numpy_fn(V)
     grad = as_numpy_fn(grad) if grad is not None else None
     if callable(D):
@@ -231,11 +238,14 @@ def mfpt_2d(grad: Callable, D, box, absorbing_mask_fn: Callable, h: float, x0,
     mirror) walls; tau = 0 at nodes where `absorbing_mask_fn(points (n, 2)) -> bool (n,)`.
     The absorbing boundary should lie on grid lines of both grids, else the error is O(h).
     D: scalar (isotropic) or 2x2 SPD matrix. `grad(points (n, 2)) -> (n, 2)`.
-    With `richardson`, also solves at h/2: mean = (4 tau_{h/2} - tau_h)/3 and
-    err = |tau_{h/2} - tau_h|/3 (the estimated error of tau_{h/2}; the extrapolated value is
-    usually much better). Central differences need cell Peclet |grad V| h/(2D) < 1
+    With `richardson`, also solves at h/2 (and 2h when the box allows): mean = (4 tau_{h/2} -
+    tau_h)/3 and err = |tau_{h/2} - tau_h|, the full Richardson difference (never less); when
+    the 2h, h, h/2 differences do not shrink by about 4 (ratio outside [2, 8]: the grid is too
+    coarse for the O(h^2) regime) err also covers the 2h differences. Central differences need cell Peclet |grad V| h/(2D) < 1
     (`info['peclet']`, warned) and h << sqrt(D/lambda_max).
     """
+    if not callable(grad) or not callable(absorbing_mask_fn):
+        raise ValueError("grad and absorbing_mask_fn must be callables on points (n, 2)")
     grad = as_numpy_fn(grad)
     h = _positive("h", h)
     Dm = np.asarray(D, dtype=float)
@@ -249,7 +259,7 @@ def mfpt_2d(grad: Callable, D, box, absorbing_mask_fn: Callable, h: float, x0,
         raise ValueError("box must be ((x_lo, x_hi), (y_lo, y_hi)) with lo < hi")
     x0 = np.asarray(x0, dtype=float).reshape(2)
     if np.any(x0 < box[:, 0]) or np.any(x0 > box[:, 1]):
-        raise ValueError("x0 must lie in box")
+        raise ValueError(f"x0 = {tuple(x0.tolist())} must lie in box {box.tolist()}")
 
     def at(hh):
         axes, tau, tau2, pe = _solve_2d(grad, Dm, box, absorbing_mask_fn, hh, second)
@@ -262,9 +272,23 @@ def mfpt_2d(grad: Callable, D, box, absorbing_mask_fn: Callable, h: float, x0,
     else:
         f, f2, pe2, n2 = at(h / 2)
         info.update(fine=f, nodes_fine=n2)
-        out = ExitTime((4 * f - c) / 3, abs(f - c) / 3,
-                       None if not second else (4 * f2 - c2) / 3,
-                       None if not second else abs(f2 - c2) / 3, info)
+        err, err2 = abs(f - c), (abs(f2 - c2) if second else None)
+        # a third, coarser grid (2h) checks the asymptotic regime: for O(h^2) the successive
+        # differences shrink 4x; when they do not, the difference of the coarsest pair bounds
+        # the error too (a too-coarse grid must not report a small error bar)
+        try:
+            cc, cc2, _, _ = at(2 * h)
+        except ValueError:  # box sides are not multiples of 2h
+            cc = None
+        if cc is not None:
+            q = (cc - c) / (c - f) if c != f else np.inf
+            info.update(coarsest=cc, order_ratio=q)
+            if not 2.0 <= q <= 8.0:
+                err = max(err, abs(cc - c), abs(cc - f))
+                if second:
+                    err2 = max(err2, abs(cc2 - c2), abs(cc2 - f2))
+        out = ExitTime((4 * f - c) / 3, err,
+                       None if not second else (4 * f2 - c2) / 3, err2, info)
     if pe > 1:
         warnings.warn(f"mfpt_2d: cell Peclet {pe:.2f} > 1; reduce h", stacklevel=2)
     return out

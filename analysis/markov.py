@@ -128,11 +128,23 @@ def _richardson(run, grids, refine, richardson, second, n_survival):
     return ChainResult(mean, err, sec, serr, f[2], info)
 
 
+def _inside(x0, axes, name="x0"):
+    """x0 must lie within the cell centres of every grid axis (values are interpolated between
+    centres; outside them np.interp would return the edge value)."""
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    for k, (v, a) in enumerate(zip(x0, axes)):
+        lo, hi = float(a[0]), float(a[-1])
+        if not (np.isfinite(v) and lo <= v <= hi):
+            ax = "" if len(axes) == 1 else f" (axis {k})"
+            raise ValueError(f"{name} = {float(v):g}{ax} lies outside the grid's cell centres [{lo:g}, {hi:g}]")
+    return x0
+
+
 def _check(eta, s):
-    if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta must be > 0, got {eta}")
-    if not callable(s) and (not np.isfinite(s) or s <= 0):
-        raise ValueError(f"s must be > 0, got {s}")
+    if isinstance(eta, (str, bool)) or not np.isscalar(eta) or not np.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta must be a number > 0, got {eta!r}")
+    if not callable(s) and (isinstance(s, (str, bool)) or not np.isscalar(s) or not np.isfinite(s) or s <= 0):
+        raise ValueError(f"s must be a number > 0 (or a callable s(x)), got {s!r}")
 
 
 def _threshold(absorbing, x0):
@@ -155,8 +167,10 @@ def markov_chain_1d(x_grid, eta: float, grad: Callable, s, absorbing, x0: float,
     _check(eta, s)
     x, delta = _uniform(x_grid, "x_grid")
     grad = as_numpy_fn(grad)
-    absorbing = _threshold(absorbing, x0)
-    x0 = np.asarray([float(x0)])
+    if isinstance(x0, (str, bool)) or np.ndim(x0) != 0:
+        raise ValueError(f"x0 must be a real number, got {x0!r}")
+    x0 = _inside([float(x0)], [x])
+    absorbing = _threshold(absorbing, float(x0[0]))
     sfun = (lambda z: np.asarray(s(z), float) * np.ones_like(z)) if callable(s) \
         else (lambda z: np.full_like(z, float(s)))
     if delta > np.min(sfun(x)) / 20 * (1 + 1e-9):
@@ -190,7 +204,9 @@ def markov_chain_2d(x_grid, y_grid, eta: float, grad: Callable, s: float, absorb
     _check(eta, s)
     gx, gy = _uniform(x_grid, "x_grid"), _uniform(y_grid, "y_grid")
     grad = as_numpy_fn(grad)
-    x0 = np.asarray(x0, dtype=float).reshape(2)
+    if np.size(x0) != 2:
+        raise ValueError(f"x0 must be a point (x, y), got {x0!r}")
+    x0 = _inside(x0, [gx[0], gy[0]])
     mean_fn = lambda p: p - eta * grad(p)  # noqa: E731
 
     def run(g, ns):
@@ -232,6 +248,7 @@ def markov_chain_two_agents_1d(x_grid, eta: float, grad: Callable, s: float, W, 
         raise ValueError("W must be a 2x2 non-negative row-stochastic matrix")
     g = _uniform(x_grid, "x_grid")
     grad = as_numpy_fn(grad)
+    x0 = float(_inside([x0], [g[0]])[0])
     sign = 1.0 if M > x0 else -1.0
     p = _perron(W)
     to_x = (lambda q: q @ W.T) if scheme == "atc" else (lambda q: q)  # noqa: E731

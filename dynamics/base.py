@@ -15,6 +15,8 @@ in-place writes to inputs, no Python branching on tensor values) so that
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -48,12 +50,41 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make(name: str, topology=None, **hp) -> Method:
-    """Build a registered algorithm; unknown name -> ValueError listing the names."""
+def did_you_mean(name, choices) -> str:
+    """' (did you mean 'x'?)' for a near-miss name among `choices`, else ''."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def hyper_parameters(name: str) -> dict:
+    """Accepted hyper-parameters of algorithm `name` and their defaults (None = required)."""
     _load_all()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown algorithm {name!r}; choose from: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](topology, **hp)
+        raise ValueError(f"unknown algorithm {name!r}{did_you_mean(name, _REGISTRY)}; "
+                         f"choose from: {', '.join(sorted(_REGISTRY))}")
+    sig = inspect.signature(_REGISTRY[name])
+    return {k: (None if p.default is inspect.Parameter.empty else p.default)
+            for k, p in sig.parameters.items() if k != "topology" and p.kind is not p.VAR_KEYWORD}
+
+
+def make(name: str, topology=None, **hp) -> Method:
+    """Build a registered algorithm; unknown name -> ValueError listing the names (with a
+    'did you mean'); unknown hyper-parameter -> ValueError listing the accepted ones."""
+    _load_all()
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"unknown algorithm {name!r}{did_you_mean(name, _REGISTRY)}; "
+                         f"choose from: {', '.join(sorted(_REGISTRY))}")
+    builder = _REGISTRY[name]
+    sig = inspect.signature(builder)
+    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        accepted = [k for k in sig.parameters if k != "topology"]
+        for k in hp:
+            if k not in accepted:
+                raise ValueError(f"unknown hyper-parameter {k!r} for algorithm {name!r}"
+                                 f"{did_you_mean(k, accepted)}; accepted: {', '.join(accepted) or '(none)'}")
+    return builder(topology, **hp)
 
 
 def _load_all():
@@ -61,18 +92,32 @@ def _load_all():
     from . import algorithms  # noqa: F401
 
 
+def _is_number(v) -> bool:
+    """A real number that is not a bool (True is not 1.0 here) and not a string."""
+    import numbers
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
 def check_lr(lr, name="lr"):
-    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+    if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"{name} (step size) must be a positive finite number, got {lr!r}")
     return float(lr)
 
 
 def check_unit(v, name, closed_right=False):
-    ok = 0 <= v <= 1 if closed_right else 0 <= v < 1
-    if not isinstance(v, (int, float)) or not ok:
+    ok = _is_number(v) and (0 <= v <= 1 if closed_right else 0 <= v < 1)
+    if not ok:
         rng = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must lie in {rng}, got {v!r}")
+        raise ValueError(f"{name} must be a number in {rng}, got {v!r}")
     return float(v)
+
+
+def check_int(v, name, minimum=1):
+    """An integer >= minimum (bools and floats such as 1.5 refused)."""
+    import numbers
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
 
 
 # ---------------------------------------------------------------- worker-axis reductions

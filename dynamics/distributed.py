@@ -30,7 +30,9 @@ a dead peer (connection closed) or one that stops answering within `timeout` rai
 (`ckpt/step{s}/rank{r}.pt` + `ckpt/LATEST`, written after a barrier) let a job restart from the
 last complete step; the counter-based random streams (landscapes/rng.py) make the restart exact.
 
-Run folder (rank 0): config.json, env.json, metrics.jsonl, summary.json, final.pt; per-rank
+Run folder (rank 0, written through dynamics/runfolder.py: atomic files, summary.json carries
+`complete: true` only when the run finished): config.json, env.json, metrics.jsonl, summary.json,
+final.pt; per-rank
 logs logs/rank{r}.log. CLI: `torchrun --nproc-per-node 4 -m dynamics.distributed --algo dsgd
 --topology ring --K 8 ...` (README, "Distributed runs").
 
@@ -54,7 +56,8 @@ import torch.distributed as dist
 from . import base
 from . import topology as _topology
 
-__all__ = ["DistTopology", "PeerFailure", "local_oracle", "run", "init", "main", "DIST_METHODS"]
+__all__ = ["DistTopology", "PeerFailure", "local_oracle", "run", "init", "main", "check_inputs", "DIST_METHODS",
+           "PS_METHODS"]
 
 # Methods whose worker-axis reductions all go through the base.worker_* hooks.
 DIST_METHODS = ("csgd", "local_sgd", "dsgd", "atc", "cta", "dsgdm", "qg_dsgdm", "decentlam",
@@ -70,6 +73,7 @@ class _Plan:
     dense: bool
     send: dict      # peer rank -> local row positions to send
     recv: dict      # peer rank -> global row ids to receive
+    rows: list      # topology.row_plan of this rank's rows (the single-process summation order)
 
 
 class DistTopology:
@@ -120,26 +124,30 @@ class DistTopology:
 
     # ------------------------------------------------------------ mixing
     def _plan(self, t: int) -> _Plan:
+        """Exchange plan of W(t) for this rank. Dense (all_gather) or sparse (neighbour
+        exchange) is decided from the whole W(t) alone, identically on every rank: dense when
+        the foreign rows the ranks need, summed over all ranks, reach `dense_threshold` of all
+        foreign rows (world * (K - K_local)). A per-rank decision dead-locks on asymmetric graphs
+        (on a star the hub's rank would all_gather while the others send to it)."""
         p = int(t) % self.base.period
         if p not in self._plans:
             W = self.base.W(p)
-            need = W[self.rows] > 0                                      # (K_local, K)
-            recv = {}
-            for q in range(self.world):
-                if q != self.rank:
-                    cols = [j for j in range(q * self.K_local, (q + 1) * self.K_local) if bool(need[:, j].any())]
-                    if cols:
-                        recv[q] = cols
+            kl = self.K_local
+
+            def needs(q, r):  # global rows of rank r that rank q's workers weight with W > 0
+                block = W[q * kl:(q + 1) * kl, r * kl:(r + 1) * kl] > 0
+                return [r * kl + j for j in range(kl) if bool(block[:, j].any())]
+            recv = {q: needs(self.rank, q) for q in range(self.world) if q != self.rank}
+            recv = {q: c for q, c in recv.items() if c}
             send = {}
             for q in range(self.world):
                 if q != self.rank:
-                    theirs = W[q * self.K_local:(q + 1) * self.K_local] > 0
-                    pos = [a for a, j in enumerate(self.rows) if bool(theirs[:, j].any())]
+                    pos = [j - self.rows[0] for j in needs(q, self.rank)]
                     if pos:
                         send[q] = pos
-            n_need = sum(len(c) for c in recv.values())
-            dense = self.world > 1 and n_need >= self.dense_threshold * (self.K - self.K_local)
-            self._plans[p] = _Plan(dense, send, recv)
+            total = sum(len(needs(q, r)) for q in range(self.world) for r in range(self.world) if q != r)
+            dense = self.world > 1 and total >= self.dense_threshold * self.world * (self.K - kl)
+            self._plans[p] = _Plan(dense, send, recv, _topology.row_plan(W, rows=self.rows))
         return self._plans[p]
 
     def mix(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
@@ -147,10 +155,9 @@ class DistTopology:
         if self.base is None:
             raise ValueError("this DistTopology has no mixing matrix (topology=None): mix is undefined")
         self._check_local(x)
-        W = self.base.W(t).to(dtype=x.dtype, device=x.device)[self.rows]
-        if self.world == 1:
-            return torch.matmul(W, x)
         plan = self._plan(t)
+        if self.world == 1:
+            return _topology.mix_rows(self._cast_rows(plan, x), x)
         if plan.dense:
             full = self.all_rows(x)
         else:
@@ -164,11 +171,19 @@ class DistTopology:
             for q, cols in plan.recv.items():
                 bufs[q] = x.new_empty(*x.shape[:-2], len(cols), x.shape[-1])
                 ops.append(dist.P2POp(dist.irecv, bufs[q], q))
-            self._wait(dist.batch_isend_irecv(ops), "neighbour exchange (batch_isend_irecv)",
-                       sorted(set(plan.send) | set(plan.recv)))
+            if ops:
+                self._wait(dist.batch_isend_irecv(ops), "neighbour exchange (batch_isend_irecv)",
+                           sorted(set(plan.send) | set(plan.recv)))
             for q, cols in plan.recv.items():
                 full[..., cols, :] = bufs[q]
-        return torch.matmul(W, full)
+        return _topology.mix_rows(self._cast_rows(plan, x), full)
+
+    @staticmethod
+    def _cast_rows(plan: _Plan, x):
+        c0 = plan.rows[0][0] if plan.rows else None
+        if c0 is None or (c0.dtype == x.dtype and c0.device == x.device):
+            return plan.rows
+        return [(c.to(dtype=x.dtype, device=x.device), o, i.to(x.device)) for c, o, i in plan.rows]
 
     # ------------------------------------------------------------ collectives
     def all_rows(self, x: torch.Tensor) -> torch.Tensor:
@@ -278,6 +293,45 @@ def _latest(ckdir: Path):
     return int(f.read_text()) if f.exists() else None
 
 
+# Methods that run without a mixing matrix (a parameter server / all-reduce): topology=None.
+PS_METHODS = ("csgd", "local_sgd", "easgd", "easgd_async", "eamsgd", "downpour", "lsgd")
+_DTYPES = (torch.float64, torch.float32)
+
+
+def _int(v, name, minimum):
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def check_inputs(name: str, topology, x0, steps, hp: dict | None, seed, timeout,
+                 checkpoint_every=0, log_every=10) -> None:
+    """Validate a distributed run before any process group, run folder or step: ValueError
+    naming the offending argument."""
+    if name not in DIST_METHODS:
+        raise ValueError(f"algorithm {name!r} is not distributed{base.did_you_mean(name, DIST_METHODS)}; "
+                         f"choose from: {', '.join(DIST_METHODS)}")
+    if topology is None and name not in PS_METHODS:
+        raise ValueError(f"topology: algorithm {name!r} mixes with its neighbours and needs a topology; "
+                         f"topology none is only for {', '.join(m for m in PS_METHODS if m in DIST_METHODS)}")
+    _int(steps, "steps", 0)
+    _int(seed, "seed", 0)
+    _int(checkpoint_every, "checkpoint_every", 0)
+    _int(log_every, "log_every", 0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 \
+            or timeout != timeout or timeout == float("inf"):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    if not torch.is_tensor(x0) or x0.ndim != 3:
+        raise ValueError(f"x0 must be a tensor of shape (R, K, d), got "
+                         f"{tuple(x0.shape) if torch.is_tensor(x0) else type(x0).__name__}")
+    if x0.dtype not in _DTYPES:
+        raise ValueError(f"x0: dtype {x0.dtype} is not supported (use torch.float64 or torch.float32)")
+    if topology is not None and int(topology.K) != x0.shape[1]:
+        raise ValueError(f"x0 has K = {x0.shape[1]} workers but topology {topology.name!r} has K = {topology.K}")
+    # hyper-parameters: build the method on a one-process stand-in (no process group needed)
+    base.make(name, DistTopology(x0.shape[1], topology, rank=0, world=1, timeout=timeout), **(hp or {}))
+
+
 def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict | None = None,
         seed: int = 0, replicas: int | None = None, out: str | os.PathLike | None = None,
         checkpoint_every: int = 0, resume: bool = True, timeout: float = 30.0,
@@ -289,16 +343,20 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
     identical on every rank. Returns, on every rank, dict(x=final global (R, K, d), model,
     steps_run, start_step, bytes_sent (this rank), bytes_per_step (all ranks, mean), declared
     comm (vectors/step), measured comm (vectors/step), wall_per_step).
+    A restart (resume=True with a checkpoint in `out`) must be of the same configuration
+    (config.json: algorithm, hp, topology, K, d, R, steps, seed, processes, dtype); a different
+    one -> ValueError listing the differing keys (dynamics.runfolder.check_resume).
     `fail_at={'rank': r, 'step': s, 'mode': 'exit'|'hang'}` is a test hook: that rank dies
     (os._exit) or hangs at step s."""
+    import io
+
     from landscapes.rng import Streams
 
-    if name not in DIST_METHODS:
-        raise ValueError(f"algorithm {name!r} is not distributed; choose from: {', '.join(DIST_METHODS)}")
+    from . import runfolder
+
+    check_inputs(name, topology, x0, steps, hp, seed, timeout, checkpoint_every, log_every)
     if not dist.is_initialized():
         raise ValueError("torch.distributed is not initialised: call dynamics.distributed.init() (torchrun)")
-    if x0.ndim != 3:
-        raise ValueError(f"x0 must have shape (R, K, d), got {tuple(x0.shape)}")
     R, K, d = x0.shape
     rank, world = dist.get_rank(), dist.get_world_size()
     dtop = DistTopology(K, topology, timeout=timeout)
@@ -306,8 +364,18 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
     rng = Streams(seed, R if replicas is None else replicas)
     orc = oracle if oracle_is_local else local_oracle(oracle, dtop)
     lo, hi = dtop.rows[0], dtop.rows[-1] + 1
+    config = dict(algo=name, hp=m.hp, topology=dtop.name, K=K, d=d, replicas=R, steps=steps, seed=seed,
+                  world=world, dtype=str(x0.dtype), checkpoint_every=checkpoint_every, timeout=timeout)
 
     out = Path(out) if out is not None else None
+    ckdir = out / "ckpt" if out is not None else None
+    start = 0
+    if resume and ckdir is not None and _latest(ckdir) is not None:
+        stored = runfolder.read_json(out / "config.json", "distributed run config") \
+            if (out / "config.json").exists() else {}
+        runfolder.check_resume(stored, config, f"restart of the distributed run in {out}",
+                               ignore=("timeout", "checkpoint_every"))
+        start = _latest(ckdir)
     logf = None
     if out is not None:
         (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -318,24 +386,18 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
             logf.write(f"{time.time():.3f} rank {rank}: {msg}\n")
             logf.flush()
 
-    ckdir = out / "ckpt" if out is not None else None
-    start = 0
     state = None
-    if resume and ckdir is not None and _latest(ckdir) is not None:
-        start = _latest(ckdir)
+    if start:
         state = torch.load(ckdir / f"step{start}" / f"rank{rank}.pt", weights_only=False)
         log(f"resumed from checkpoint at step {start}")
     if state is None:
         dtop.step = 0
         state = m.init(x0[:, lo:hi, :].clone(), orc, rng)
     if rank == 0 and out is not None and start == 0:
-        (out / "config.json").write_text(json.dumps(dict(
-            algo=name, hp=m.hp, topology=dtop.name, K=K, d=d, replicas=R, steps=steps, seed=seed,
-            world=world, checkpoint_every=checkpoint_every, timeout=timeout), indent=1, default=str))
-        (out / "env.json").write_text(json.dumps(dict(
+        runfolder.write_json(out / "config.json", config)
+        runfolder.write_json(out / "env.json", dict(
             torch=torch.__version__, python=sys.version.split()[0], host=platform.node(),
-            backend=dist.get_backend(), world=world), indent=1))
-    metrics = open(out / "metrics.jsonl", "a") if (rank == 0 and out is not None) else None
+            backend=dist.get_backend(), world=world))
     b0, t0 = dtop.bytes_sent, time.perf_counter()
     try:
         for t in range(start, steps):
@@ -348,20 +410,19 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
                     time.sleep(3600)
                 os._exit(17)
             state = m.step(state, orc, t, rng)
+            if t == start and state.x.dtype != x0.dtype:
+                raise ValueError(f"x0: dtype {x0.dtype} is not honoured by this oracle/method (the "
+                                 f"state became {state.x.dtype}); use torch.float64")
             if checkpoint_every and ckdir is not None and (t + 1) % checkpoint_every == 0:
-                sd = ckdir / f"step{t + 1}"
-                sd.mkdir(parents=True, exist_ok=True)
-                tmp = sd / f"rank{rank}.pt.tmp"
-                torch.save(state, tmp)
-                os.replace(tmp, sd / f"rank{rank}.pt")
+                buf = io.BytesIO()
+                torch.save(state, buf)
+                runfolder.write_bytes(ckdir / f"step{t + 1}" / f"rank{rank}.pt", buf.getvalue())
                 dtop.barrier(f"checkpoint barrier after step {t + 1}")
                 if rank == 0:
-                    (ckdir / "LATEST.tmp").write_text(str(t + 1))
-                    os.replace(ckdir / "LATEST.tmp", ckdir / "LATEST")
+                    runfolder.write_text(ckdir / "LATEST", str(t + 1))
                 log(f"checkpoint at step {t + 1}")
-            if metrics is not None and log_every and (t + 1) % log_every == 0:
-                metrics.write(json.dumps(dict(step=t + 1, bytes_sent_rank0=dtop.bytes_sent)) + "\n")
-                metrics.flush()
+            if rank == 0 and out is not None and log_every and (t + 1) % log_every == 0:
+                runfolder.append_jsonl(out / "metrics.jsonl", dict(step=t + 1, bytes_sent_rank0=dtop.bytes_sent))
     except PeerFailure as e:
         log(f"PeerFailure: {e}")
         raise
@@ -383,11 +444,11 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
     log(f"done: {n} steps, {res['bytes_per_step']:.0f} B/step (all ranks), "
         f"{res['measured_comm']:.3f} vectors/step measured vs {m.comm:.3f} declared")
     if rank == 0 and out is not None:
-        torch.save(dict(x=x_full, model=model), out / "final.pt")
-        (out / "summary.json").write_text(json.dumps(
-            {k: v for k, v in res.items() if k not in ("x", "model")}, indent=1))
-    if metrics is not None:
-        metrics.close()
+        buf = io.BytesIO()
+        torch.save(dict(x=x_full, model=model), buf)
+        runfolder.write_bytes(out / "final.pt", buf.getvalue())
+        runfolder.write_json(out / "summary.json", {
+            **{k: v for k, v in res.items() if k not in ("x", "model")}, runfolder.COMPLETE: True})
     if logf:
         logf.close()
     return res
@@ -407,7 +468,9 @@ def _problem(args):
 def _parse_hp(items):
     hp = {}
     for it in items or []:
-        k, _, v = it.partition("=")
+        k, eq, v = it.partition("=")
+        if not eq or not k:
+            raise ValueError(f"--hp: {it!r} must be written key=value")
         try:
             hp[k] = json.loads(v)
         except json.JSONDecodeError:
@@ -415,10 +478,10 @@ def _parse_hp(items):
     return hp
 
 
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dynamics.distributed",
                                 description="Run a decentlab algorithm over torch.distributed (launch with torchrun).")
-    p.add_argument("--algo", required=True, choices=DIST_METHODS)
+    p.add_argument("--algo", required=True, help=f"one of: {', '.join(DIST_METHODS)}")
     p.add_argument("--topology", default="ring", help="topology name, or 'none' (parameter-server methods)")
     p.add_argument("--K", type=int, required=True, help="global number of workers")
     p.add_argument("--dim", type=int, default=10, help="dimension (hetero_quadratics)")
@@ -434,26 +497,76 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="run folder (default runs/<time>-dist-<algo>)")
     p.add_argument("--checkpoint-every", type=int, default=0)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before a silent peer is an error")
-    p.add_argument("--backend", default="auto")
-    a = p.parse_args(argv)
+    p.add_argument("--backend", default="auto", help="auto, gloo or nccl")
+    return p
+
+
+def prepare(a):
+    """Everything a CLI run needs, validated before any process group or run folder:
+    (topology, problem, oracle, x0, hp). ValueError naming the argument."""
+    import landscapes
+    if a.backend not in ("auto", "gloo", "nccl"):
+        raise ValueError(f"--backend must be auto, gloo or nccl, got {a.backend!r}")
+    _int(a.K, "--K", 1)
+    _int(a.dim, "--dim", 1)
+    _int(a.replicas, "--replicas", 1)
+    for k in ("steps", "seed", "checkpoint_every"):
+        _int(getattr(a, k), "--" + k.replace("_", "-"), 0)
+    if not a.timeout > 0:
+        raise ValueError(f"--timeout must be > 0 seconds, got {a.timeout!r}")
+    if a.algo not in DIST_METHODS:
+        raise ValueError(f"--algo: {a.algo!r} is not a distributed algorithm"
+                         f"{base.did_you_mean(a.algo, DIST_METHODS)}; choose from: {', '.join(DIST_METHODS)}")
+    if a.topology == "none":
+        if a.algo not in PS_METHODS:
+            raise ValueError(f"--topology none: algorithm {a.algo!r} mixes with its neighbours and needs "
+                             f"a topology (e.g. --topology ring); none is only for {', '.join(PS_METHODS)}")
+        top = None
+    else:
+        names = _topology.names()
+        if a.topology not in names or a.topology == "custom":
+            raise ValueError(f"--topology: unknown topology {a.topology!r}"
+                             f"{base.did_you_mean(a.topology, names)}; choose from: {', '.join(names[:-1])}, none")
+        try:
+            top = _topology.get(a.topology, a.K)
+        except ValueError as e:
+            raise ValueError(f"--topology {a.topology} with --K {a.K}: {e}") from None
+    if a.landscape != "hetero_quadratics" and a.landscape not in landscapes.names():
+        raise ValueError(f"--landscape: unknown landscape {a.landscape!r}"
+                         f"{base.did_you_mean(a.landscape, landscapes.names() + ['hetero_quadratics'])}")
+    prob, orc = _problem(a)
+    hp = dict(lr=a.lr, **_parse_hp(a.hp))
+    x0 = default_x0(a.seed, a.replicas, a.K, int(prob.dim))
+    check_inputs(a.algo, top, x0, a.steps, hp, a.seed, a.timeout, a.checkpoint_every)
+    return top, prob, orc, x0, hp
+
+
+def main(argv=None):
+    a = parser().parse_args(argv)
+    try:
+        top, prob, orc, x0, hp = prepare(a)
+    except ValueError as e:  # a user error: one line, no traceback, no run folder, no process group
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     rank, world, device = init(a.backend, a.timeout)
     name = [a.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-dist-{a.algo}"]
     if world > 1:
         dist.broadcast_object_list(name, src=0)  # one run folder for all ranks (rank 0's clock)
     out = name[0]
-    prob, orc = _problem(a)
-    d = int(prob.dim)
-    x0 = default_x0(a.seed, a.replicas, a.K, d)
-    top = None if a.topology == "none" else _topology.get(a.topology, a.K)
     try:
-        res = run(a.algo, top, orc, x0, a.steps, hp=dict(lr=a.lr, **_parse_hp(a.hp)), seed=a.seed,
+        res = run(a.algo, top, orc, x0, a.steps, hp=hp, seed=a.seed,
                   out=out, checkpoint_every=a.checkpoint_every, timeout=a.timeout)
     except PeerFailure as e:
         print(f"PeerFailure: {e}", file=sys.stderr, flush=True)
         os._exit(3)
+    except ValueError as e:  # e.g. a restart under a different configuration (same on every rank)
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        dist.destroy_process_group()
+        return 2
     if rank == 0:
         print(json.dumps({k: v for k, v in res.items() if k not in ("x", "model")}))
     dist.destroy_process_group()
+    return 0
 
 
 def default_x0(seed: int, replicas: int, K: int, d: int) -> torch.Tensor:
@@ -463,4 +576,4 @@ def default_x0(seed: int, replicas: int, K: int, d: int) -> torch.Tensor:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,9 +19,10 @@ recorded at step t + 1 (an event already true at time 0 at step 0).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +33,8 @@ import numpy as np
 import torch
 
 from landscapes.rng import Streams
+
+from . import runfolder
 
 __all__ = ["RECORDERS", "SimResult", "consensus_distance", "simulate"]
 
@@ -71,15 +74,21 @@ class SimResult:
     _ARRAYS = ("times", "event_step", "event_kind", "diverged", "diverged_step", "x", "replicas")
 
     def save(self, directory) -> Path:
-        """Write `arrays.npz` (no pickles) and `result.json` (config, seed, steps_run)."""
+        """Write `arrays.npz` (no pickles) and then `result.json` (config, seed, steps_run,
+        `complete: true`), each atomically (dynamics/runfolder.py): an interrupted save leaves
+        the previous pair or no result.json, never a result.json beside half an arrays.npz."""
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
         arrays.update({f"rec/{k}": np.asarray(v) for k, v in self.records.items()})
-        np.savez(d / "arrays.npz", **arrays)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        stale = d / "result.json"
+        if stale.exists():  # the old result.json must not describe the new arrays.npz
+            stale.unlink()
+        runfolder.write_bytes(d / "arrays.npz", buf.getvalue())
         meta = {"config": self.config, "seed": self.seed, "steps_run": self.steps_run,
-                "records": list(self.records)}
-        (d / "result.json").write_text(json.dumps(meta, indent=1, default=str))
+                "records": list(self.records), runfolder.COMPLETE: True}
+        runfolder.write_json(d / "result.json", meta)
         return d
 
     @classmethod
@@ -87,7 +96,7 @@ class SimResult:
         d = Path(directory)
         if not (d / "arrays.npz").exists() or not (d / "result.json").exists():
             raise ValueError(f"directory {str(d)!r} holds no saved SimResult (arrays.npz + result.json)")
-        meta = json.loads((d / "result.json").read_text())
+        meta = runfolder.read_json(d / "result.json", "SimResult file")
         with np.load(d / "arrays.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in cls._ARRAYS}
             records = {k: z[f"rec/{k}"] for k in meta["records"]}
@@ -200,6 +209,64 @@ def _jsonable(v):
     return repr(v)
 
 
+def _digest(v) -> str:
+    """sha256 of a tensor / array (dtype, shape, bytes) or of a JSON-able structure."""
+    h = hashlib.sha256()
+    if torch.is_tensor(v) or isinstance(v, np.ndarray):
+        a = v.detach().cpu().numpy() if torch.is_tensor(v) else v
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    else:
+        h.update(json.dumps(v, sort_keys=True, default=_digest).encode())
+    return h.hexdigest()[:16]
+
+
+def describe_oracle(oracle) -> dict:
+    """What identifies an oracle for a resume: its noise settings and its problem (landscape
+    name and params, the digests of a problem's tensors); a plain function by its name (an
+    instance's class is not part of it: a wrapper that injects a fault may resume)."""
+    out = {}
+    if hasattr(oracle, "__qualname__"):
+        out["function"] = oracle.__qualname__
+    for a in ("noise", "batch", "sigma", "scale", "stream", "with_loss"):
+        if hasattr(oracle, a):
+            out[a] = _jsonable(getattr(oracle, a))
+    for a in ("cov", "x_ref"):
+        v = getattr(oracle, a, None)
+        if torch.is_tensor(v):
+            out[a] = _digest(v)
+    prob = getattr(oracle, "problem", getattr(oracle, "landscape", None))
+    if prob is not None:
+        desc = {"name": getattr(prob, "name", type(prob).__qualname__)}
+        params = getattr(prob, "params", None)
+        if isinstance(params, dict):
+            desc["params"] = {str(k): (_digest(v) if torch.is_tensor(v) else _jsonable(v)) for k, v in params.items()}
+        for k, v in sorted(getattr(prob, "__dict__", {}).items()):
+            if torch.is_tensor(v):
+                desc[k] = _digest(v)
+        out["problem"] = desc
+    return out
+
+
+def fingerprint_of(method, oracle, x0: torch.Tensor, **run) -> dict:
+    """The configuration a checkpoint belongs to: the run settings plus the method's name and
+    hyper-parameters, the topology's matrices (digest), the oracle (describe_oracle) and x0
+    (digest of its bytes)."""
+    top = getattr(method, "topology", None)
+    mats = getattr(top, "matrices", None)
+    return {**run, "method": str(getattr(method, "name", method)), "hp": _jsonable(getattr(method, "hp", {})),
+            "topology": None if top is None else {"name": getattr(top, "name", None),
+                                                  "W": _digest(torch.stack(list(mats))) if mats else None},
+            "oracle": describe_oracle(oracle), "x0": _digest(x0)}
+
+
+def _check_method(method):
+    if not (all(hasattr(method, a) for a in ("init", "step", "model")) and callable(method.step)):
+        what = getattr(method, "__qualname__", type(method).__name__)
+        raise ValueError(f"method must be a dynamics Method (dynamics.make(name, topology, **hp)) with "
+                         f"init/step/model, got {what!r}")
+
+
 # ---------------------------------------------------------------- the simulator
 
 def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
@@ -222,14 +289,26 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     continues from that file (same result as an uninterrupted run).
     """
     # ---- validate
+    _check_method(method)
+    if not callable(oracle):
+        raise ValueError(f"oracle must be callable oracle(x, t, rng) -> (loss, grad), got {type(oracle).__name__}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
     steps = int(steps)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch.dtype (torch.float64, torch.float32), got {dtype!r}")
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be True or False, got {resume!r}")
     if stop_on not in _STOP_ON:
         raise ValueError(f"stop_on must be one of {_STOP_ON}, got {stop_on!r}")
     if stop is not None and not callable(stop):
         raise ValueError("stop must be a callable predicate pos -> bool tensor")
-    if divergence is not None and not (isinstance(divergence, (int, float)) and divergence > 0):
+    if divergence is not None and not (isinstance(divergence, (int, float)) and not isinstance(divergence, bool)
+                                       and divergence > 0):
         raise ValueError(f"divergence must be a positive threshold or None, got {divergence!r}")
     if checkpoint_every is not None:
         if checkpoint is None:
@@ -255,8 +334,9 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     recs = _recorders(recorders, f_obj)
 
     rng = Streams(seed, ids.to(device), device=device, dtype=dtype)
-    fingerprint = {"steps": steps, "seed": int(seed), "replicas": ids.tolist(), "K": int(K), "d": int(d),
-                   "times": times, "method": str(getattr(method, "name", method)), "records": list(recs)}
+    fingerprint = fingerprint_of(method, oracle, x0, steps=steps, seed=int(seed), replicas=ids.tolist(),
+                                 K=int(K), d=int(d), times=times, records=list(recs), dtype=str(dtype),
+                                 stop=stop is not None, stop_on=stop_on, divergence=divergence)
     config = {"method": fingerprint["method"], "hp": _jsonable(getattr(method, "hp", {})),
               "topology": getattr(getattr(method, "topology", None), "name", None),
               "steps": steps, "R": R, "K": int(K), "d": int(d), "seed": int(seed),
@@ -275,10 +355,12 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     t0 = 0
     ck = Path(checkpoint) if checkpoint is not None else None
     if resume and ck.exists():
-        blob = torch.load(ck, map_location=device, weights_only=True)
-        for key, val in fingerprint.items():
-            if blob["fingerprint"].get(key) != val:
-                raise ValueError(f"checkpoint {str(ck)!r} was written for a different run ({key} differs)")
+        try:
+            blob = torch.load(ck, map_location=device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a torn or foreign file
+            raise ValueError(f"checkpoint {str(ck)!r} cannot be read ({type(exc).__name__}); "
+                             "delete it to start afresh") from None
+        runfolder.check_resume(blob.get("fingerprint", {}), fingerprint, f"checkpoint {str(ck)!r}")
         state = state._replace(**blob["fields"])
         ev_step, ev_kind, div_step, active = blob["ev_step"], blob["ev_kind"], blob["div_step"], blob["active"]
         rows = {n: list(v) for n, v in blob["rows"].items()}
@@ -300,10 +382,9 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     def save_ck(t):
         blob = {"t": t, "fingerprint": fingerprint, "fields": _tensor_fields(state),
                 "ev_step": ev_step, "ev_kind": ev_kind, "div_step": div_step, "active": active, "rows": rows}
-        tmp = ck.with_name(ck.name + ".tmp")
-        ck.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(blob, tmp)
-        os.replace(tmp, ck)
+        buf = io.BytesIO()
+        torch.save(blob, buf)
+        runfolder.write_bytes(ck, buf.getvalue())
 
     if n_rec < len(times) and times[n_rec] == t0:
         record(state, t0)
@@ -319,6 +400,9 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     all_active = host and bool(active.all())
     while running and t < steps:
         new = step(state, oracle, t, rng)
+        if t == t0 and new.x.dtype != dtype:  # a dtype the run does not keep is refused, not relabelled
+            raise ValueError(f"dtype={dtype} is not honoured: after one step the state is {new.x.dtype} "
+                             f"(the oracle or method computes in another precision); use dtype={new.x.dtype}")
         state = new if all_active else _freeze(active, new, state, R)
         t += 1
         if not (host and stop is None and _surely_finite(state.x, divergence)):

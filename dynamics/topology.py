@@ -44,14 +44,16 @@ class Topology:
         return {}
 
     def mix(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
-        """x_i <- sum_j W(t)_ij x_j on a stack (..., K, d)."""
+        """x_i <- sum_j W(t)_ij x_j on a stack (..., K, d).
+
+        Bit-exact per row whatever the leading (replica) axes: row i is summed in a fixed order
+        over the diagonals of W (`mix_rows`), with elementwise kernels only, so a replica's path
+        does not depend on how many replicas are stepped with it (a GEMM's blocking does)."""
         key = (int(t) % self.period, x.dtype, x.device)
-        W = self._cast.get(key)
-        if W is None:
-            W = self._cast[key] = self.W(t).to(dtype=x.dtype, device=x.device)
-        if x.ndim >= 3:  # one GEMM over all replicas (matmul would broadcast W into a bmm)
-            return torch.einsum("ij,...jd->...id", W, x)
-        return W @ x
+        plan = self._cast.get(key)
+        if plan is None:
+            plan = self._cast[key] = row_plan(self.W(t), dtype=x.dtype, device=x.device)
+        return mix_rows(plan, x)
 
     @cached_property
     def symmetric(self) -> bool:
@@ -115,6 +117,39 @@ class Topology:
         return sum(int((W > 0).sum()) - int((torch.diagonal(W) > 0).sum()) for W in self.matrices) / self.period
 
 
+def row_plan(W: torch.Tensor, rows=None, dtype=torch.float64, device="cpu") -> list:
+    """The fixed summation plan of W @ x for the rows `rows` (default all): one term per
+    diagonal o of W that has a nonzero entry anywhere (j = (i + o) mod K), in increasing o,
+    as (coefficients (len(rows), 1), offset o, source indices (len(rows),) or None for all rows).
+    A function of the whole W only, so every process (dynamics/distributed.py) and every
+    replica count sums each row in the same order."""
+    W = torch.as_tensor(W, dtype=torch.float64)
+    K = W.shape[0]
+    i = torch.arange(K)
+    r = i if rows is None else torch.as_tensor(list(rows), dtype=torch.int64)
+    plan = []
+    for o in range(K):
+        if bool((W[i, (i + o) % K] != 0).any()):
+            src = (r + o) % K
+            idx = None if rows is None else src.to(device)
+            plan.append((W[r, src].to(dtype=dtype, device=device).unsqueeze(-1), o, idx))
+    return plan
+
+
+def mix_rows(plan: list, x: torch.Tensor) -> torch.Tensor:
+    """sum over the plan's terms of coefficient * x[..., source, :], left to right (out of
+    place, elementwise: bit-identical for any leading shape and differentiable). All rows: the
+    sources of diagonal o are x rolled by -o on the worker axis."""
+    out = None
+    for c, o, idx in plan:
+        src = x.index_select(-2, idx) if idx is not None else (x.roll(-o, -2) if o else x)
+        if out is None:
+            out = src * c              # a fresh tensor: accumulating into it in place is safe
+        else:
+            out.add_(src * c)
+    return out
+
+
 def _validate(mats: list[np.ndarray], name: str) -> tuple:
     if not mats:
         raise ValueError(f"topology {name!r}: no mixing matrix given")
@@ -164,7 +199,8 @@ def _reachable(adj: np.ndarray, s: int) -> np.ndarray:
 
 
 def _check_K(K, minimum=1, name="K"):
-    if not isinstance(K, (int, np.integer)) or K < minimum:
+    # bools are ints in Python, not numbers of workers here: ring(True) is refused, not K = 1
+    if isinstance(K, (bool, np.bool_)) or not isinstance(K, (int, np.integer)) or K < minimum:
         raise ValueError(f"{name} (number of workers) must be an integer >= {minimum}, got {K!r}")
     return int(K)
 
@@ -183,12 +219,12 @@ def custom(W, name: str = "custom", require_doubly_stochastic: bool = False) -> 
         mats = [np.asarray(W.cpu().numpy() if torch.is_tensor(W) else W)]
     top = Topology(name, _validate(mats, name))
     if require_doubly_stochastic:
-        require_doubly(top, "custom topology")
+        require_doubly(top, "custom topology")  # the module function (the argument shadows its name)
     return top
 
 
-def require_doubly(top: Topology, who: str) -> Topology:
-    """Raise naming the column when an algorithm needs a doubly stochastic W."""
+def require_doubly_stochastic(top: Topology, who: str) -> Topology:
+    """Raise naming the algorithm and the column when an algorithm needs a doubly stochastic W."""
     for n, W in enumerate(top.matrices):
         cols = W.sum(0)
         bad = torch.nonzero((cols - 1).abs() > 1e-9).flatten()
@@ -197,6 +233,9 @@ def require_doubly(top: Topology, who: str) -> Topology:
             raise ValueError(f"{who} needs a doubly stochastic mixing matrix; topology {top.name!r}"
                              f" (matrix {n}) has column {j} summing to {float(cols[j]):.12g}")
     return top
+
+
+require_doubly = require_doubly_stochastic  # the older name, kept for existing callers
 
 
 def _circulant(K, offsets, weight):
@@ -339,8 +378,10 @@ def one_peer_exponential(K: int) -> Topology:
 def erdos_renyi(K: int, p: float = 0.3, seed: int = 0, tries: int = 1000) -> Topology:
     """G(K, p) with Metropolis–Hastings weights, redrawn (seeded) until connected."""
     K = _check_K(K)
-    if not (0 < p <= 1):
-        raise ValueError(f"erdos_renyi edge probability p must lie in (0, 1], got {p}")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not (0 < p <= 1):
+        raise ValueError(f"erdos_renyi edge probability p must be a number in (0, 1], got {p!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"erdos_renyi seed must be an integer >= 0, got {seed!r}")
     rs = np.random.default_rng(seed)
     for _ in range(tries):
         up = np.triu(rs.random((K, K)) < p, 1)
@@ -364,6 +405,16 @@ def names() -> list[str]:
 
 def get(name: str, K: int, **kw) -> Topology:
     """Build a named topology; unknown name -> ValueError listing the names."""
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown topology {name!r}; choose from: {', '.join(names())}")
+    if not isinstance(name, str) or name not in _BUILDERS:
+        import difflib
+        close = difflib.get_close_matches(name, list(_BUILDERS), n=3) if isinstance(name, str) else []
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise ValueError(f"unknown topology {name!r}{hint}; choose from: {', '.join(sorted(_BUILDERS))} "
+                         "(or custom(W))")
+    import inspect
+    accepted = list(inspect.signature(_BUILDERS[name]).parameters)[1:]
+    for k in kw:
+        if k not in accepted:
+            raise ValueError(f"unknown parameter {k!r} for topology {name!r}; accepted: "
+                             f"{', '.join(accepted) or '(none)'}")
     return _BUILDERS[name](K, **kw)

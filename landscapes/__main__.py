@@ -52,6 +52,10 @@ def table(max_rows: int = 12) -> str:
 
 def plot(name: str, out: str, params: dict) -> str:
     """Write a PNG of landscape `name` with critical points marked; returns the path."""
+    import os
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise ValueError(f"--out {out!r}: folder {parent} does not exist")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -115,14 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         a = ap.parse_intermixed_args(argv[1:])
         try:
             path = plot(a.name, a.out or f"{a.name}.png", _parse_params(a.params))
-        except ValueError as e:
+        except (ValueError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        print(path)
+        import os
+        print(f"wrote {os.path.abspath(path)}")
         return 0
     ap = argparse.ArgumentParser(prog="python -m landscapes")
     ap.add_argument("--max-rows", type=int, default=12)
     a = ap.parse_args(argv)
+    if a.max_rows < 0:
+        print(f"error: --max-rows must be >= 0, got {a.max_rows}", file=sys.stderr)
+        return 2
     print(table(a.max_rows))
     return 0
 

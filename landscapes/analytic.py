@@ -44,7 +44,16 @@ import torch
 import torch.nn.functional as F
 
 from .core import DTYPE, Landscape, register
-from .critical import finite_check, newton_search, product_points, scan_1d
+from .critical import finite_check as _finite_check
+from .critical import newton_search, product_points, scan_1d
+
+
+def finite_check(name: str, value) -> float:
+    """A finite real number; strings ('10'), bools and None are refused naming `name` (float()
+    would turn '10' into 10.0 and True into 1.0)."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    return _finite_check(name, value)
 
 
 def _dim(d, minimum: int = 1) -> int:

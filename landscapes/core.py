@@ -137,6 +137,15 @@ def register(name: str):
     return deco
 
 
+def did_you_mean(name, choices) -> str:
+    """' (did you mean 'x'?)' for a near-miss among `choices`, else ''."""
+    import difflib
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
 def names() -> list[str]:
     """Registered landscape names, sorted."""
     return sorted(_BUILDERS)
@@ -147,12 +156,13 @@ def get(name: str, **params) -> Landscape:
 
     Unknown name or parameter -> ValueError listing the valid ones; invalid parameter
     values -> ValueError naming the parameter."""
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown landscape {name!r}; choose from: {', '.join(names())}")
+    if not isinstance(name, str) or name not in _BUILDERS:
+        raise ValueError(f"unknown landscape {name!r}{did_you_mean(name, names())}; "
+                         f"choose from: {', '.join(names())}")
     allowed = list(inspect.signature(_BUILDERS[name]).parameters)
     for k in params:
         if k not in allowed:
-            raise ValueError(f"unknown parameter {k!r} for landscape {name!r}; "
+            raise ValueError(f"unknown parameter {k!r} for landscape {name!r}{did_you_mean(k, allowed)}; "
                              f"valid parameters: {', '.join(allowed) or '(none)'}")
     key = tuple(sorted(params.items()))
     try:

@@ -52,13 +52,17 @@ class Oracle:
     def __init__(self, problem, noise="none", batch=1, sigma=1.0, C=None, x_ref=None,
                  scale=1.0, stream=0, with_loss=True):
         if noise not in NOISES:
-            raise ValueError(f"noise must be one of {list(NOISES)}, got {noise!r}")
+            import difflib
+            close = difflib.get_close_matches(str(noise), NOISES, n=2)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise ValueError(f"noise must be one of {list(NOISES)}, got {noise!r}{hint}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be an integer >= 1, got {batch}")
-        if not sigma >= 0:
-            raise ValueError(f"sigma must be >= 0, got {sigma}")
-        if not scale >= 0:
-            raise ValueError(f"scale must be >= 0, got {scale}")
+        for nm, v in (("sigma", sigma), ("scale", scale)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
+                raise ValueError(f"{nm} must be a finite number >= 0, got {v!r}")
+        if isinstance(stream, bool) or not isinstance(stream, int) or stream < 0:
+            raise ValueError(f"stream must be an integer >= 0, got {stream!r}")
         self.problem = self.landscape = problem
         self.noise, self.batch, self.sigma, self.scale, self.stream = noise, batch, float(sigma), float(scale), int(stream)
         self.with_loss = bool(with_loss)
@@ -73,7 +77,10 @@ class Oracle:
         elif noise == "covariance":
             if C is None:
                 raise ValueError("C must be given for noise='covariance'")
-            C = torch.as_tensor(C, dtype=torch.float64)
+            try:
+                C = torch.as_tensor(C, dtype=torch.float64)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"C must be a real (d, d) matrix, got {C!r}") from None
             ok = C.shape == (d, d) or (self.hetero and C.shape == (problem.K, d, d))
             if not ok:
                 raise ValueError(f"C must have shape ({d}, {d})" + (f" or ({problem.K}, {d}, {d})" if self.hetero else "")
@@ -88,7 +95,10 @@ class Oracle:
                     x_ref = problem.minima()[0].x
                 else:
                     raise ValueError(f"x_ref must be given for noise={noise!r} (no known minimum)")
-            self.x_ref = torch.as_tensor(x_ref, dtype=torch.float64)
+            try:
+                self.x_ref = torch.as_tensor(x_ref, dtype=torch.float64)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"x_ref must be a real vector of shape ({d},), got {x_ref!r}") from None
             if self.x_ref.shape != (d,):
                 raise ValueError(f"x_ref must have shape ({d},), got {tuple(self.x_ref.shape)}")
             H = problem.hess(self.x_ref)

@@ -67,10 +67,17 @@ class Streams:
     """
 
     def __init__(self, seed: int, replicas, device="cpu", dtype=torch.float64):
+        import numbers
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")  # 1.5 is not seed 1
+        if isinstance(replicas, bool):
+            raise ValueError(f"replicas must be an int >= 1 or a 1-D tensor of replica ids, got {replicas!r}")
         if isinstance(replicas, int):
             if replicas < 1:
                 raise ValueError(f"replicas must be >= 1, got {replicas}")
             replicas = torch.arange(replicas)
+        if torch.is_tensor(replicas) and (replicas.dtype.is_floating_point or replicas.dtype == torch.bool):
+            raise ValueError(f"replicas: replica ids must be integers, got dtype {replicas.dtype}")
         replicas = torch.as_tensor(replicas, dtype=torch.int64, device=device)
         if replicas.ndim != 1:
             raise ValueError(f"replica ids must be 1-D, got shape {tuple(replicas.shape)}")

@@ -4,6 +4,7 @@ Algorithms and oracles are written inline here (a 5-line D-SGD on dynamics.topol
 1-D double-Gaussian landscape), so these tests do not depend on dynamics.algorithms.
 Expected values come from numpy recomputations or closed forms, never from the simulator.
 """
+import json
 import math
 from typing import NamedTuple
 
@@ -274,8 +275,15 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     for k in ref.records:
         np.testing.assert_array_equal(out.records[k], ref.records[k])
     np.testing.assert_array_equal(out.event_step, ref.event_step)
-    with pytest.raises(ValueError, match="seed differs"):
+    with pytest.raises(ValueError, match="seed: 9 -> 10"):
         simulate(m, DG(sigma=1.0), x0, 100, checkpoint=ck, resume=True, **{**kw, "seed": 10})
+    # every input that shapes the path is part of the fingerprint
+    with pytest.raises(ValueError, match="hp.lr"):
+        simulate(dsgd(TOP, 0.07), DG(sigma=1.0), x0, 100, checkpoint=ck, resume=True, **kw)
+    with pytest.raises(ValueError, match="oracle.sigma"):
+        simulate(m, DG(sigma=0.9), x0, 100, checkpoint=ck, resume=True, **kw)
+    with pytest.raises(ValueError, match="x0"):
+        simulate(m, DG(sigma=1.0), x0 + 1e-12, 100, checkpoint=ck, resume=True, **kw)
 
 
 def test_default_recorders_and_objective():
@@ -362,3 +370,54 @@ def test_resume_of_finished_early_stopped_run(tmp_path):
 def test_cuda_request_without_cuda_names_device():
     with pytest.raises(ValueError, match="device"):
         simulate(dsgd(TOP, 0.1), Quad(1.0), torch.ones(K, 1), 2, recorders=("consensus",), device="cuda")
+
+
+def test_sub_ensembles_are_bit_exact_whatever_R():
+    """A replica's path does not depend on how many replicas are stepped with it (README):
+    rows of R = 1, 5 and 256 agree bit for bit, with the library D-SGD and Topology.mix on a
+    ring and on a dense graph (a GEMM over all replicas rounded differently with R)."""
+    import dynamics
+    import landscapes
+    from dynamics import topology as T
+    orc = landscapes.oracle(landscapes.hetero_quadratics(8, 3, zeta=1.0, hess_spread=2.0, seed=2),
+                            noise="isotropic", sigma=0.5)
+    x0 = torch.linspace(-1.0, 1.0, 24, dtype=torch.float64).reshape(8, 3)
+    for top in (T.ring(8), T.complete(8), T.erdos_renyi(8, 0.5, seed=1)):
+        m = dynamics.make("dsgd", top, lr=0.05)
+        full = simulate(m, orc, x0, 40, replicas=256, seed=4, record_every=10)
+        for ids in (torch.tensor([7]), torch.tensor([0, 3, 100, 200, 255])):
+            sub = simulate(m, orc, x0, 40, replicas=ids, seed=4, record_every=10)
+            np.testing.assert_array_equal(sub.x, full.x[ids.numpy()])
+            for k in full.records:
+                np.testing.assert_array_equal(sub.records[k], full.records[k][:, ids.numpy()])
+        one = simulate(m, orc, x0, 40, replicas=1, seed=4)
+        np.testing.assert_array_equal(one.x, full.x[:1])
+
+
+def test_save_is_atomic_and_marked_complete(tmp_path):
+    m = dsgd(TOP, 0.05)
+    r = simulate(m, DG(sigma=0.5), torch.full((K, 1), -1.0), 10, replicas=3, seed=1)
+    d = r.save(tmp_path / "res")
+    meta = json.loads((d / "result.json").read_text())
+    assert meta["complete"] is True
+    assert not [f for f in d.iterdir() if f.name.endswith(".tmp")]
+    back = SimResult.load(d)
+    np.testing.assert_array_equal(back.x, r.x)
+    (d / "result.json").write_text('{"config": ')  # torn
+    with pytest.raises(ValueError, match="result.json"):
+        SimResult.load(d)
+
+
+def test_dtype_not_honoured_is_refused():
+    """float16 / float32 with an oracle that computes in float64 would run as float64 while
+    the config says otherwise: refused naming dtype."""
+    import dynamics
+    import landscapes
+    from dynamics import topology as T
+    orc = landscapes.oracle(landscapes.get("quartic"), noise="isotropic", sigma=0.1)
+    m = dynamics.make("dsgd", T.ring(4), lr=0.05)
+    for dt in (torch.float16, torch.float32):
+        with pytest.raises(ValueError, match="dtype"):
+            simulate(m, orc, torch.zeros(4, 1), 3, dtype=dt)
+    with pytest.raises(ValueError, match="dtype"):
+        simulate(m, orc, torch.zeros(4, 1), 3, dtype=torch.int64)

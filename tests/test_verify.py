@@ -210,7 +210,7 @@ def test_topology_claims_hold_with_two_jobs(tmp_path):
     ev = {c["id"]: Evidence.from_dict(c["evidence"]) for c in doc["claims"]}
     assert set(ev) == {"topology.spectral_gap_closed_forms", "topology.one_peer_exact_averaging"}
     assert all(e.verdict == "holds" for e in ev.values())
-    assert ev["topology.one_peer_exact_averaging"].measured["K=6 (not 2^m)"] > 1e-3  # not exact for K=6
+    assert ev["topology.one_peer_exact_averaging"].measured["K=8"] <= 1e-12  # exact for K = 2^m
     assert ev["topology.spectral_gap_closed_forms"].measured["max_abs_error"] <= 1e-9
 
 

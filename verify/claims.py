@@ -242,9 +242,15 @@ class Registry:
     def ids(self) -> list[str]:
         return list(self._claims)
 
+    def _hint(self, name) -> str:
+        import difflib
+        close = difflib.get_close_matches(str(name), self.ids(), n=3, cutoff=0.6)
+        return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
     def __getitem__(self, cid: str) -> Claim:
         if cid not in self._claims:
-            raise ValueError(f"unknown claim id {cid!r}; known ids: {', '.join(self.ids()) or '(none)'}")
+            raise ValueError(f"unknown claim id {cid!r}{self._hint(cid)}; known ids: "
+                             f"{', '.join(self.ids()) or '(none)'}")
         return self._claims[cid]
 
     def __contains__(self, cid) -> bool:
@@ -263,7 +269,7 @@ class Registry:
             return list(self)
         for p in patterns:
             if not any(cid == p or cid.startswith(p) for cid in self._claims):
-                raise ValueError(f"unknown claim id or prefix {p!r}; known ids: "
+                raise ValueError(f"unknown claim id or prefix {p!r}{self._hint(p)}; known ids: "
                                  f"{', '.join(self.ids()) or '(none)'}")
         return [c for c in self if any(c.id == p or c.id.startswith(p) for p in patterns)]
 

@@ -5,17 +5,20 @@ claims.json, report.md, report.html, figures/<claim id>/...
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
+
+from dynamics import runfolder
 
 from .claims import REPO_ROOT, Claim, Context, Evidence, one_thread
 
@@ -34,12 +37,8 @@ def default_run_dir(base: str | Path = "runs", now: datetime | None = None) -> P
 
 
 def write_json(path: Path, obj) -> None:
-    """Write atomically (temp file + rename) so a Ctrl-C never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    """Write atomically (dynamics.runfolder.write_json) so a Ctrl-C never leaves half a file."""
+    runfolder.write_json(path, obj)
 
 
 def git_revision(cwd: Path = REPO_ROOT) -> str | None:
@@ -103,22 +102,34 @@ def run_one(claim: Claim, ctx: Context, run_dir: Path | None = None) -> Evidence
 
 
 class Progress:
-    """One '\\r' status line on a terminal; silent when the stream is not a tty."""
+    """One '\\r' status line on a terminal; on another stream (a log file, CI) one log line
+    per started and per finished claim (`enabled=False` silences it)."""
 
     def __init__(self, total: int, stream=None, enabled: bool | None = None):
         self.stream = stream or sys.stdout
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.enabled = True if enabled is None else enabled
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.tty = False
         self.total, self.done, self.current, self.t0 = total, 0, "", time.perf_counter()
 
     def _show(self, text: str) -> None:
-        if self.enabled:
+        if self.enabled and self.tty:
             cols = 100
             self.stream.write("\r" + text[:cols].ljust(cols))
+            self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        if self.enabled and not self.tty:
+            el = time.perf_counter() - self.t0
+            self.stream.write(f"{text}  [{el:.0f} s elapsed]\n")
             self.stream.flush()
 
     def start(self, cid: str) -> None:
         self.current = cid
         self._show(f"[{self.done}/{self.total}] {cid} ...")
+        self._line(f"[{self.done}/{self.total}] start {cid}")
 
     def update(self, frac: float, msg: str = "") -> None:
         frac = min(max(float(frac), 0.0), 1.0)
@@ -127,10 +138,12 @@ class Progress:
 
     def finish(self, cid: str, ev: Evidence) -> None:
         self.done += 1
-        self._show(f"[{self.done}/{self.total}] {cid}: {ev.verdict} ({ev.elapsed:.1f}s)")
+        text = f"[{self.done}/{self.total}] {cid}: {ev.verdict} ({ev.elapsed:.1f}s)"
+        self._show(text)
+        self._line(text)
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.tty:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
 
@@ -147,7 +160,9 @@ def load_claims_json(run_dir: str | Path) -> tuple[list[dict], dict[str, Evidenc
     p = Path(run_dir) / "claims.json"
     if not p.is_file():
         raise ValueError(f"resume: no claims.json in {run_dir}")
-    doc = json.loads(p.read_text())
+    doc = runfolder.read_json(p, "resume: claims file")
+    if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
+        raise ValueError(f"resume: claims file {p} holds no claims list (corrupted?)")
     if doc.get("schema") != SCHEMA:
         raise ValueError(f"resume: {p} has schema {doc.get('schema')!r}, expected {SCHEMA!r}")
     metas, ev = [], {}
@@ -205,6 +220,43 @@ def _mp_context():
     return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
 
 
+def _worker_init(parent: int) -> None:
+    """Pool-worker initializer: die with the parent. Ctrl-C is the parent's to handle (it
+    terminates the workers); on Linux the kernel sends SIGTERM when the parent dies
+    (prctl PR_SET_PDEATHSIG), elsewhere (and as a back-up) a thread polls os.getppid()."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, name="verify-parent-watchdog", daemon=True).start()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the running workers now (no waiting)."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    t_end = time.monotonic() + 1.0
+    for p in procs:
+        p.join(max(0.0, t_end - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+
+
 def run_claims(claims: list[Claim], run_dir: str | Path, *, quick: bool = True, seed: int = 0,
                device: str = "cpu", jobs: int = 1, previous: dict[str, Evidence] | None = None,
                order: list[dict] | None = None, progress: Progress | None = None) -> dict[str, Evidence]:
@@ -241,11 +293,16 @@ def run_claims(claims: list[Claim], run_dir: str | Path, *, quick: bool = True, 
                 prog.start(c.id)
                 record(c, run_one(c, ctx_for(c, True), run_dir))
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
+                                       initializer=_worker_init, initargs=(os.getpid(),))
+            try:
                 futs = {pool.submit(run_one, c, ctx_for(c, False), run_dir): c for c in todo}
                 prog.start(f"{len(todo)} claims on {jobs} processes")
-                try:
-                    for fut in as_completed(futs):
+                pending = set(futs)
+                while pending:
+                    # short waits so a Ctrl-C is seen within a fraction of a second
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for fut in done:
                         c = futs[fut]
                         try:
                             ev = fut.result()
@@ -253,9 +310,10 @@ def run_claims(claims: list[Claim], run_dir: str | Path, *, quick: bool = True, 
                             ev = Evidence("error", notes=f"{type(exc).__name__}: {exc}",
                                           error=traceback.format_exc())
                         record(c, ev)
-                except KeyboardInterrupt:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+            except BaseException:  # KeyboardInterrupt / SystemExit: finished claims are on disk
+                _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     finally:
         prog.close()
     return evidence

@@ -12,7 +12,8 @@ import torch
 
 from functools import partial
 
-from ..base import Method, check_lr, check_unit, local_K, register, worker_mean
+from ..base import Method, check_int, check_lr, check_unit, local_K, register, worker_mean
+from ..topology import require_doubly_stochastic
 
 
 class SGDState(NamedTuple):
@@ -86,8 +87,7 @@ def local_sgd(topology=None, lr=None, period=1) -> Method:
     the workers are replaced by their exact average (Stich 2019). period = 1 is C-SGD with model
     averaging. comm = 2(K-1)/period (one all-reduce per period). Model = average."""
     lr = check_lr(lr)
-    if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-        raise ValueError(f"period (steps between averagings) must be an integer >= 1, got {period!r}")
+    period = check_int(period, "period (steps between averagings)")
 
     def init(x0, oracle=None, rng=None):
         return PlainState(check_x0(x0, topology, "local_sgd").clone())
@@ -105,7 +105,9 @@ def local_sgd(topology=None, lr=None, period=1) -> Method:
 
 def _gossip(name, doc_update):
     def builder(topology=None, lr=None) -> Method:
-        top = need_topology(topology, name)
+        # the fixed point (and the average's dynamics) of D-SGD/ATC/CTA is that of the
+        # average only when W is doubly stochastic (THEORY.md §1): refuse any other W
+        top = require_doubly_stochastic(need_topology(topology, name), name)
         lr_ = check_lr(lr)
 
         def init(x0, oracle=None, rng=None):
