@@ -250,13 +250,19 @@ class Layout:
         return x, b
 
     def _wide(self, flat, table, linear_ok):
+        # one split (one SplitBackward: the gradient is one concatenation) rather than a slice per
+        # parameter (each slice's backward fills a zero (K, P) tensor and adds into it)
         K = flat.shape[0]
         out = {}
-        for n, (off, shape) in table.items():
+        sizes = []
+        for _, shape in table.values():
             n_el = 1
             for s in shape:
                 n_el *= s
-            v = flat[:, off:off + n_el]
+            sizes.append(n_el)
+        total = sum(sizes)
+        pieces = flat[:, :total].split(sizes, dim=1) if table else ()
+        for (n, (off, shape)), v in zip(table.items(), pieces):
             mod = n.rsplit(".", 1)[0] if "." in n else ""
             if linear_ok and mod in self.linear and n.endswith("weight"):
                 out[n] = v.reshape(K, *shape)
