@@ -2,6 +2,7 @@
 recorded run folders), all on CPU: tiny synthetic runs and fabricated folders with known numbers."""
 import csv
 import json
+import shutil
 import tarfile
 
 import numpy as np
@@ -237,6 +238,15 @@ def test_figures_from_evidence(results, tmp_path):
 
 
 # ------------------------------------------------------------------ where the evidence comes from, controls
+
+def test_claim4_a_method_at_chance_is_no_comparison(results):
+    _c4_rows(results)
+    for sd in (0, 1):
+        shutil.rmtree(results / f"c4-downpour-s{sd}")
+        fake(results, f"c4-downpour-s{sd}", {"claim": "c4", "method": "downpour", "tau": 4}, sd, 0.10)
+    ev = cc.easgd_lsgd(Context())
+    assert ev.regime["at_chance"] == ["downpour"] and ev.verdict == "inconclusive" and "chance" in ev.notes
+
 
 def test_cpu_recordings_are_used_when_no_gpu_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("DECENTLAB_RESULTS", str(tmp_path))

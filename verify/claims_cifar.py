@@ -35,6 +35,7 @@ MATCH_MARGIN = 0.01          # "compares favourably / matches": at most 1 accura
 LOO_GAIN = 0.05              # claim 2: the joint fit must cut the best single LOO error by >= 5%
 MIN_POINTS = 6               # claim 2: fewest runs for a two-regressor fit
 P_SIGNIFICANT = 0.05         # claim 2: a slope counts when its two-sided p-value is below this
+CHANCE_MARGIN = 0.01         # claim 4: every seed within 1 point of chance (1/10) = the run diverged / collapsed
 
 MODEL_NAMES = {"lenet": "LeNet-5", "lenet_gn": "LeNet-5-GN", "resnet20": "ResNet-20", "resnet18": "ResNet-18",
                "resnet8": "ResNet-8", "vgg11": "VGG-11", "fast": "airbench-style net"}
@@ -511,6 +512,11 @@ def judge_easgd_lsgd(rows, profile: str = "gpu") -> Evidence:
     reported.update({f"spread/{m}": float(np.mean(v)) for m, v in sorted(spread.items())})
     reported.update({f"bytes_total/{m}": float(np.mean(v)) for m, v in sorted(byt.items())})
     meas, verdicts, notes, predicted = {}, [], [], {}
+    at_chance = sorted(m for m, v in acc.items() if max(v) <= 0.1 + CHANCE_MARGIN)
+    regime["at_chance"] = at_chance
+    if at_chance:
+        notes.append(f"{', '.join(at_chance)} ended at chance accuracy on every seed (the run diverged or collapsed "
+                     f"at this step size): comparisons with it are not comparisons of working runs")
     pairs = [(a, "downpour", 0.0) for a in C4_ELASTIC] + [(a, "easgd", -MATCH_MARGIN) for a in C4_LEADERS]
     for a, b, null in pairs:
         if not (acc.get(a) and acc.get(b)):
@@ -521,6 +527,11 @@ def judge_easgd_lsgd(rows, profile: str = "gpu") -> Evidence:
         c = contrast(acc, {a: 1, b: -1}, pool=list(acc))
         k = f"acc({a}) - acc({b})"
         meas[k], predicted[k] = _v(c), ("> 0" if null == 0 else f">= {null}")
+        if a in at_chance or b in at_chance:
+            verdicts.append("inconclusive")
+            notes.append(f"{a} vs {b}: {_txt(c)} (inconclusive: {', '.join(x for x in (a, b) if x in at_chance)} "
+                         f"at chance)")
+            continue
         verdicts.append(verdict_of(c, ">", null))
         notes.append(f"{a} vs {b}: {_txt(c)} ({verdicts[-1]}" + (")" if null == 0 else
                      f" for 'matches or beats' at {null * 100:g} pt)"))
