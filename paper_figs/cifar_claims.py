@@ -51,16 +51,14 @@ def _claim1(ev, out_dir):
         rows = sorted((r for r in d["accuracy"] if r["method"] == m), key=lambda r: r["total_batch"])
         b = [r["total_batch"] for r in rows]
         mu, lo, hi = _err(rows)
-        a1.errorbar(b, 100 * mu, yerr=[100 * lo, 100 * hi], marker="o", capsize=3, label=_name(m))
-        for r in rows:
-            a1.scatter([r["total_batch"]] * len(r["values"]), 100 * np.array(r["values"]), s=10, alpha=0.4,
-                       color=a1.lines[-1].get_color())
+        col = style.OKABE_ITO[methods.index(m) % len(style.OKABE_ITO)]
+        a1.errorbar(b, 100 * mu, yerr=[100 * lo, 100 * hi], marker="o", capsize=3, label=_name(m), color=col)
     a1.set_xscale("log", base=2)
     a1.set(xlabel="total batch (16 workers × per-worker batch)", ylabel="test accuracy of the averaged model (%)",
-           title="Accuracy vs total batch (mean, 95% CI; dots: seeds)")
+           title="Accuracy vs total batch (mean; bars: range over seeds)")
     a1.legend()
     styles = {b: ls for b, ls in zip(sorted(d["batches"]), ("-", "--", ":", "-."))}
-    colours = {m: a1.lines[i].get_color() for i, m in enumerate(methods)} if a1.lines else {}
+    colours = {m: style.OKABE_ITO[i % len(style.OKABE_ITO)] for i, m in enumerate(methods)}
     for c in d.get("consensus", []):
         if c["method"] == "csgd":
             continue                         # identical workers: Tr Ξ = 0
@@ -117,7 +115,7 @@ def _claim3(ev, out_dir):
     ax.set_xticks(range(len(ks)), [f"k = {k} classes per worker" + (" (most heterogeneous)" if k == min(ks) else "")
                                    for k in ks])
     ax.set(ylabel="test accuracy of the averaged model (%)",
-           title=f"Momentum Tracking vs the other momentum methods (ring; mean, 95% CI)\n{_scale(d)}; "
+           title=f"Momentum Tracking vs the other momentum methods (ring; mean, bars: range over seeds)\n{_scale(d)}; "
                  f"verdict: {ev.verdict}")
     ax.legend()
     return style.save(fig, out_dir, "cifar_momentum_tracking_heterogeneity")
@@ -137,7 +135,7 @@ def _claim4(ev, out_dir):
     ax.set_xscale("log")
     tau = "/".join(str(t) for t in d["scale"].get("tau", [])) or "?"
     ax.set(xlabel="bytes communicated over the run (all workers, float32)", ylabel="final test accuracy (%)",
-           title=f"Accuracy vs communication at period τ = {tau} (mean, 95% CI)\n{_scale(d)}; verdict: {ev.verdict}")
+           title=f"Accuracy vs communication at period τ = {tau} (mean, bars: range over seeds)\n{_scale(d)}; verdict: {ev.verdict}")
     ax.legend(fontsize=7)
     return style.save(fig, out_dir, "cifar_easgd_lsgd")
 

@@ -114,13 +114,10 @@ def _cells(rows, key, quantity):
 
 
 def _mean_ci(v) -> dict:
-    """Mean of a cell with its own t-interval (figures only; verdicts use the pooled contrasts)."""
+    """Mean of a cell with the range over its seeds (figures only; verdicts use the pooled contrasts)."""
     v = [float(x) for x in v]
-    if len(v) < 2:
-        return {"mean": v[0] if v else None, "low": None, "high": None, "n": len(v), "values": v}
-    from analysis.stats import mean_ci
-    m = mean_ci(v)
-    return {"mean": m["value"], "low": m["ci_low"], "high": m["ci_high"], "n": len(v), "values": v}
+    return {"mean": float(np.mean(v)) if v else None, "low": min(v) if len(v) > 1 else None,
+            "high": max(v) if len(v) > 1 else None, "n": len(v), "values": v}
 
 
 # ------------------------------------------------------------------ provenance and scale
