@@ -38,7 +38,7 @@ SIZES = {
               "sym_R": 32, "sym_steps": 300, "traj_steps": 300,
               "speed_R": 10, "speed_steps": 120, "multi_R": 16, "multi_steps": 400,
               "t2_cases": 200, "t2_mc_cases": 12, "t2_R": 4000, "comm_cases": 3, "comm_periods": 1},
-    "full": {"fp_landscapes": 8, "fp_runs": 6, "fp_steps": 4000, "fp_starts": 60,
+    "full": {"fp_landscapes": 8, "fp_runs": 6, "fp_steps": 5000, "fp_starts": 60,
              "sym_R": 400, "sym_steps": 4000, "traj_steps": 1500,
              "speed_R": 64, "speed_steps": 3000, "multi_R": 64, "multi_steps": 3000,
              "t2_cases": 2000, "t2_mc_cases": 60, "t2_R": 20000, "comm_cases": 5, "comm_periods": 4},
@@ -125,6 +125,11 @@ def _nan_max(xs):
 # ---------------------------------------------------------------- 1. stationary points
 
 FP_TOL = 1e-9
+# A run counts as converged when the map moves no worker by more than η·FP_TOL/10: at such a
+# point the leader's ‖∇f‖ (its own displacement / η) is below FP_TOL/10 whatever T1 says about
+# it, so only the follower balance and the fixed-point structure are being tested (the filter
+# must not be looser than the tolerance it feeds).
+CONVERGED_FRAC = 0.1
 
 
 @claim(
@@ -171,7 +176,7 @@ def stationary_points_unchanged(ctx) -> Evidence:
         for r in range(runs):
             res = AL.fixed_point_residuals(f, grad, xT[r], lr, lam)
             tot += 1
-            if res["map"] < 1e-10:
+            if res["map"] < CONVERGED_FRAC * lr * FP_TOL:
                 conv += 1
                 lead_res.append(res["leader_grad"])
                 fol_res.append(res["follower"])
@@ -222,7 +227,7 @@ def stationary_points_unchanged(ctx) -> Evidence:
         finding=finding, data=data,
         regime={"landscapes": n_land, "stationary_points": n_pts, "steps": steps,
                 "easgd_alpha": 0.05, "lr": 0.05},
-        notes="leader/follower residuals only over runs that converged (map residual < 1e-10); "
+        notes="leader/follower residuals only over runs that converged (map residual < η·1e-10); "
               "EASGD: workers started at distinct minima of f, center at their mean")
 
 
