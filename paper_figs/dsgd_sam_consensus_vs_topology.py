@@ -48,6 +48,6 @@ def draw(evidence, out_dir) -> list[Path]:
 
 def make(out_dir, quick: bool = False) -> list[Path]:
     from verify.claims import Context, one_thread
-    from verify.claims_sam import consensus_vs_gap
+    from verify.claims_dsgd_sam import consensus_vs_gap
     with one_thread():
         return draw({CLAIMS[0]: consensus_vs_gap(Context(quick=quick))}, out_dir)

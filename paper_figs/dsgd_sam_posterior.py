@@ -40,6 +40,6 @@ def draw(evidence, out_dir) -> list[Path]:
 
 def make(out_dir, quick: bool = False) -> list[Path]:
     from verify.claims import Context, one_thread
-    from verify.claims_sam import posterior_uncertainty
+    from verify.claims_dsgd_sam import posterior_uncertainty
     with one_thread():
         return draw({CLAIMS[0]: posterior_uncertainty(Context(quick=quick))}, out_dir)

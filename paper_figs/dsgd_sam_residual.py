@@ -39,6 +39,6 @@ def draw(evidence, out_dir) -> list[Path]:
 
 def make(out_dir, quick: bool = False) -> list[Path]:
     from verify.claims import Context, one_thread
-    from verify.claims_sam import residual_order
+    from verify.claims_dsgd_sam import residual_order
     with one_thread():
         return draw({CLAIMS[0]: residual_order(Context(quick=quick))}, out_dir)

@@ -35,6 +35,6 @@ def draw(evidence, out_dir) -> list[Path]:
 
 def make(out_dir, quick: bool = False) -> list[Path]:
     from verify.claims import Context, one_thread
-    from verify.claims_sam import sharpness_vs_batch
+    from verify.claims_dsgd_sam import sharpness_vs_batch
     with one_thread():
         return draw({CLAIMS[0]: sharpness_vs_batch(Context(quick=quick))}, out_dir)

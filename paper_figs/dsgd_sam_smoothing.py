@@ -34,6 +34,6 @@ def draw(evidence, out_dir) -> list[Path]:
 
 def make(out_dir, quick: bool = False) -> list[Path]:
     from verify.claims import Context, one_thread
-    from verify.claims_sam import gradient_smoothing
+    from verify.claims_dsgd_sam import gradient_smoothing
     with one_thread():
         return draw({CLAIMS[0]: gradient_smoothing(Context(quick=quick))}, out_dir)

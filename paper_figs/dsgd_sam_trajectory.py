@@ -32,6 +32,6 @@ def draw(evidence, out_dir) -> list[Path]:
 
 def make(out_dir, quick: bool = False) -> list[Path]:
     from verify.claims import Context, one_thread
-    from verify.claims_sam import trajectory_equivalence
+    from verify.claims_dsgd_sam import trajectory_equivalence
     with one_thread():
         return draw({CLAIMS[0]: trajectory_equivalence(Context(quick=quick))}, out_dir)

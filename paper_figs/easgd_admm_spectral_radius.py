@@ -52,7 +52,7 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title("η = 0.001, ρ = 2.5 from x = x̃ = 1000", fontsize=9)
     ax.legend(fontsize=8)
     fig.suptitle("Round-robin ADMM can be unstable where EASGD is stable (h = 1)", fontsize=11)
-    return style.save(fig, Path(out_dir), "admm_spectral_radius")
+    return style.save(fig, Path(out_dir), "easgd_admm_spectral_radius")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:

@@ -33,7 +33,7 @@ def draw(evidence, out_dir) -> list[Path]:
         ax.set_ylabel("consensus − diffusion")
     axes[0].legend(fontsize=7)
     fig.suptitle("Consensus (D-SGD) minus diffusion (ATC), same graph, batch, step size and steps", fontsize=10)
-    return save(fig, out_dir, "accuracy_balance")
+    return save(fig, out_dir, "flatness_accuracy_balance")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:

@@ -32,7 +32,7 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_ylabel("stationary excess risk")
     ax.set_title("Excess risk near a minimum: theory (bars) and Monte Carlo")
     ax.legend(fontsize=7, ncol=2)
-    return save(fig, out_dir, "excess_risk_bars")
+    return save(fig, out_dir, "flatness_excess_risk_bars")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:

@@ -44,7 +44,7 @@ def draw(evidence: dict, out_dir) -> list[Path]:
             if j == 0:
                 ax.set_ylabel("(1/K) Σ f(x_k) − f*")
         axes[i][-1].legend(fontsize=7, title="heterogeneity", title_fontsize=7)
-    return save(fig, out_dir, "mt_heterogeneity_panels")
+    return save(fig, out_dir, "momentum_tracking_heterogeneity_panels")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:

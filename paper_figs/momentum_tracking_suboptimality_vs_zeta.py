@@ -80,7 +80,7 @@ def draw(evidence: dict, out_dir) -> list[Path]:
             ax.legend(fontsize=7, title="paired bootstrap 95% interval", title_fontsize=7, loc="lower right")
     if clipped:
         fig.suptitle("(an interval reaching 0 or below is drawn down to a tenth of its mean)", fontsize=8)
-    return save(fig, out_dir, "mt_suboptimality_vs_zeta")
+    return save(fig, out_dir, "momentum_tracking_suboptimality_vs_zeta")
 
 
 def make(out_dir, quick: bool = False) -> list[Path]:

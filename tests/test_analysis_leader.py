@@ -169,14 +169,14 @@ def test_lgd_objective_matches_hand_sum():
     pytest.param("multi_leader", marks=pytest.mark.slow),
     pytest.param("descent_bound_t2", marks=pytest.mark.slow)])
 def test_claims_run_quick(name, tmp_path):
-    from verify import claims_leader as C
+    from verify import claims_lsgd as C
     from verify.catalog import load
     from verify.claims import Context
     ev = getattr(C, name)(Context(quick=True, seed=0, out_dir=tmp_path))
     assert ev.verdict in ("holds", "fails", "inconclusive")
     assert ev.predicted and ev.measured          # the verdict rests on recorded numbers
     assert ev.headline and ev.finding and ev.data
-    assert f"lsgd.{name}" in load(["verify.claims_leader"])
+    assert f"lsgd.{name}" in load(["verify.claims_lsgd"])
 
 
 @pytest.mark.slow
@@ -190,7 +190,7 @@ def test_figures_build(mod, tmp_path):
 def test_trajectory_shows_the_curse():
     # the claim's figure runs: async EASGD's center ends at the saddle (f = 1), LSGD's leader at a
     # minimum (f = λ − λ²/4 = 0.4375 for λ = 0.5), within the noise σ = 0.02
-    from verify.claims_leader import symmetric_trajectories
+    from verify.claims_lsgd import symmetric_trajectories
     land = landscapes.get("symmetric", d=2, lam=0.5)
     _, _, me = symmetric_trajectories("easgd", 300)
     _, _, ml = symmetric_trajectories("lsgd", 300)

@@ -3,7 +3,7 @@ claim's own (unchanged) judging code does not say 'holds' (quick sizes)."""
 import pytest
 import torch
 
-from verify import claims_sam  # noqa: F401  (registers the claims)
+from verify import claims_dsgd_sam  # noqa: F401  (registers the claims)
 from verify.claims import REGISTRY, Context
 
 CLAIMS = [c for c in REGISTRY if c.id.startswith("dsgd_sam.")]

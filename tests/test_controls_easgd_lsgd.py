@@ -10,10 +10,10 @@ import dynamics
 import landscapes
 from verify.catalog import load
 from verify.claims import Context
-from verify.claims_elastic import flipped_elastic
-from verify.claims_leader import worst_leader_oracle
+from verify.claims_easgd import flipped_elastic
+from verify.claims_lsgd import worst_leader_oracle
 
-MODULES = ["verify.claims_elastic", "verify.claims_leader", "verify.claims_topology"]
+MODULES = ["verify.claims_easgd", "verify.claims_lsgd", "verify.claims_topology"]
 PREFIXES = ("easgd.", "lsgd.", "topology.")
 REG = load(MODULES)
 CLAIMS = [c for c in REG if c.id.startswith(PREFIXES)]

@@ -139,8 +139,8 @@ def _fake_rate_evidence():
 
 
 def test_figures_draw_from_evidence_only(tmp_path):
-    from paper_figs import mt_heterogeneity_panels, mt_suboptimality_vs_zeta
-    for mod in (mt_suboptimality_vs_zeta, mt_heterogeneity_panels):
+    from paper_figs import momentum_tracking_heterogeneity_panels, momentum_tracking_suboptimality_vs_zeta
+    for mod in (momentum_tracking_suboptimality_vs_zeta, momentum_tracking_heterogeneity_panels):
         assert mod.CLAIMS == ("momentum_tracking.rate_vs_zeta",)
         paths = mod.draw({mod.CLAIMS[0]: _fake_rate_evidence()}, tmp_path)
         assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)

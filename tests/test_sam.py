@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import dynamics
 from analysis import sam
 from dynamics import topology as T
-from verify import claims_sam
+from verify import claims_dsgd_sam
 from verify.claims import Context
 
 F64 = torch.float64
@@ -258,11 +258,11 @@ def test_order_verdicts_rule():
     g = np.random.default_rng(0)
     base = g.normal(size=200)
     up = {"a": base, "b": base + 1.0 + 0.01 * g.normal(size=200)}
-    assert claims_sam.order_verdicts(up)[0] == {"a < b": "holds"}
+    assert claims_dsgd_sam.order_verdicts(up)[0] == {"a < b": "holds"}
     down = {"a": base + 1.0 + 0.01 * g.normal(size=200), "b": base}
-    assert claims_sam.order_verdicts(down)[0] == {"a < b": "fails"}
+    assert claims_dsgd_sam.order_verdicts(down)[0] == {"a < b": "fails"}
     same = {"a": base, "b": base + 0.01 * g.normal(size=200)}
-    assert claims_sam.order_verdicts(same)[0] == {"a < b": "inconclusive"}
+    assert claims_dsgd_sam.order_verdicts(same)[0] == {"a < b": "inconclusive"}
 
 
 def _fields_filled(ev):
@@ -272,8 +272,8 @@ def _fields_filled(ev):
 
 def test_fast_claims_quick_verdicts():
     """Quick runs: expected verdicts and the reader-facing fields (headline, finding, data)."""
-    expected = {claims_sam.residual_order: "holds", claims_sam.gradient_smoothing: "holds",
-                claims_sam.trajectory_equivalence: "holds", claims_sam.posterior_uncertainty: "fails"}
+    expected = {claims_dsgd_sam.residual_order: "holds", claims_dsgd_sam.gradient_smoothing: "holds",
+                claims_dsgd_sam.trajectory_equivalence: "holds", claims_dsgd_sam.posterior_uncertainty: "fails"}
     for fn, want in expected.items():
         ev = fn(Context(quick=True))
         assert ev.verdict == want, (fn.__name__, ev.verdict, ev.finding)
@@ -282,7 +282,7 @@ def test_fast_claims_quick_verdicts():
 
 @pytest.mark.slow
 def test_slow_claims_quick_verdicts():
-    for fn in (claims_sam.sharpness_vs_batch, claims_sam.consensus_vs_gap, claims_sam.flat_minimum_preference):
+    for fn in (claims_dsgd_sam.sharpness_vs_batch, claims_dsgd_sam.consensus_vs_gap, claims_dsgd_sam.flat_minimum_preference):
         ev = fn(Context(quick=True))
         assert ev.verdict == "holds", (fn.__name__, ev.verdict, ev.finding)
         _fields_filled(ev)

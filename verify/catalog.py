@@ -8,10 +8,10 @@ from .claims import REGISTRY, Registry
 
 CLAIM_MODULES = [
     "verify.claims_topology",
-    "verify.claims_sam",
+    "verify.claims_dsgd_sam",
     "verify.claims_momentum_tracking",
-    "verify.claims_leader",
-    "verify.claims_elastic",
+    "verify.claims_lsgd",
+    "verify.claims_easgd",
     "verify.claims_escape",
     "verify.claims_flatness",
     "verify.claims_flatness_accuracy",
