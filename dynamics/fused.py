@@ -1,0 +1,194 @@
+"""Fused fast path: oracle + counter-based noise + update over a block of steps in one kernel.
+
+`simulate` calls Method.step once per step, and each step runs ~40 tensor passes over memory
+(the hash rounds of `landscapes.rng.Streams`, Box–Muller, the gradient, the mixing terms).
+`run_fused` instead writes the same step as one pure tensor function of a block of `block`
+consecutive steps and hands it to `torch.compile` (inductor, C++/OpenMP codegen on the CPU),
+which fuses each step into a few loops over (R, K, d) that never leave the registers between
+the hash, the normal, the gradient and the update. Without a compiler (or compile=False) the
+same function runs eagerly (same numbers, slower).
+
+Noise: the draws are those of `Streams(seed, replicas).normal(t, (K, d), stream)` (the same
+keys, hash rounds and Box–Muller in float64): a replica's path depends on (seed, replica id)
+only, whatever R or the block length. Integer hashing is exact; log/sqrt/cos/sin may come from
+the compiler's vector math library, so compiled draws equal the streams' to ~1 ulp (tested to
+1e-12), eager draws are bit-identical.
+
+Supported: methods 'dsgd' (x <- W x - lr g) and 'dsgdm' (m <- beta m + g; x <- W(x - lr m)),
+a fixed topology (period 1), isotropic noise g = grad f(x) + (sigma/sqrt(B)) z from any
+`Landscape` whose grad is a tensor expression, records of the consensus distance
+(docs/theory.md §0). Anything else: use `dynamics.simulate`.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import torch
+
+from landscapes.rng import _M32, _i32, _mix32_int, _to_i32
+
+__all__ = ["run_fused", "FusedResult", "compiler_available", "SUPPORTED"]
+
+SUPPORTED = ("dsgd", "dsgdm")
+
+
+def compiler_available() -> bool:
+    """torch.compile's CPU backend needs a C++ compiler on PATH."""
+    return any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+
+
+def _keys(seed: int, stream: int, t0: int, steps: int) -> torch.Tensor:
+    """(steps, 3) int32 keys of the three hash chains of `Streams._make_normal` at t0.. ."""
+    out = []
+    for u in range(t0, t0 + steps):
+        row = []
+        for st, salt in ((2 * stream, 0x3C6EF372), (2 * stream, 0x1B873593), (2 * stream + 1, 0x5BD1E995)):
+            k0 = _mix32_int((seed * 0x9E3779B1 + st * 0x85EBCA77 + salt) & _M32)
+            k = _mix32_int(k0 ^ (u & _M32))
+            row.append(_i32(_mix32_int(k ^ ((u >> 32) & _M32))))
+        out.append(row)
+    return torch.tensor(out, dtype=torch.int32)
+
+
+def _mix(x):
+    """lowbias32 on int32 bit patterns (logical shifts by masking; products wrap mod 2^32)."""
+    x = x ^ ((x >> 16) & 0xFFFF)
+    x = x * _C1
+    x = x ^ ((x >> 15) & 0x1FFFF)
+    x = x * _C2
+    return x ^ ((x >> 16) & 0xFFFF)
+
+
+_C1, _C2 = 0x7FEB352D, _i32(0x846CA68B)
+
+
+def _normals(key, idc, a, b, n):
+    """(R, n) standard normals of one step: key (3,) int32, idc (R, 1), a/b (m,) index terms."""
+    h = []
+    for c in range(3):
+        r = _mix(idc + key[c])
+        h.append(_mix(_mix(r ^ a) ^ b))
+    hi = (h[0] >> 5) & 0x7FFFFFF
+    lo = (h[1] >> 6) & 0x3FFFFFF
+    u = (hi.to(torch.float64) * 67108864.0 + lo.to(torch.float64) + 0.5) / 9007199254740992.0
+    rad = torch.sqrt(torch.log(u) * -2.0)
+    theta = ((h[2] ^ -2147483648).to(torch.float64) + 2147483648.5) * (2.0 * math.pi / 4294967296.0)
+    return torch.cat([rad * torch.cos(theta), rad * torch.sin(theta)], dim=1)[:, :n]
+
+
+def _plan(W: torch.Tensor):
+    """W @ x as a sum over W's nonzero diagonals in increasing offset (the order of
+    `topology.mix`): [(coefficients (K, 1), offset)]."""
+    W = torch.as_tensor(W, dtype=torch.float64)
+    K = W.shape[0]
+    i = torch.arange(K)
+    return [(W[i, (i + o) % K].unsqueeze(-1).clone(), o) for o in range(K)
+            if bool((W[i, (i + o) % K] != 0).any())]
+
+
+def _mixed(plan, x):
+    out = None
+    for c, o in plan:
+        src = x.roll(-o, -2) if o else x
+        out = src * c if out is None else out + src * c
+    return out
+
+
+def _consensus(x):
+    return (x - x.mean(dim=-2, keepdim=True)).square().sum(dim=-1).mean(dim=-1)
+
+
+def _make_block(name, plan, grad, lr, beta, noise_scale, K, d):
+    n = K * d
+
+    def block(x, m, keys, idc, a, b):
+        R = x.shape[0]
+        for s in range(keys.shape[0]):
+            z = _normals(keys[s], idc, a, b, n).reshape(R, K, d)
+            g = grad(x) + noise_scale * z
+            if name == "dsgd":
+                x = _mixed(plan, x) - lr * g
+            else:
+                m = beta * m + g
+                x = _mixed(plan, x - lr * m)
+        return x, m
+    return block
+
+
+class FusedResult(dict):
+    """times (T,), consensus (T, R), x (R, K, d) final iterates, compiled (bool)."""
+    __getattr__ = dict.__getitem__
+
+
+_CACHE: dict = {}
+
+
+def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0, sigma: float = 1.0,
+              batch: int = 1, stream: int = 0, record_every: int = 20, block: int | None = None,
+              compile: bool = True) -> FusedResult:
+    """Run a registered 'dsgd'/'dsgdm' `method` on `landscape` with isotropic noise for R =
+    `replicas` replicas from x0 ((K, d) broadcast or (R, K, d)), recording the consensus distance
+    at steps 0, record_every, ..., like `simulate(..., record_every=record_every,
+    recorders=('consensus',))` with `landscapes.noise.oracle(landscape, noise='isotropic',
+    sigma=sigma, batch=batch, stream=stream)` (no stop, no divergence checks).
+    `block` steps per compiled call (unrolled in the graph; default 1 compiled, record_every
+    eager; a divisor of record_every). Compile time grows with block (minutes at 20)."""
+    name = getattr(method, "name", None)
+    if name not in SUPPORTED:
+        raise ValueError(f"method must be a registered Method named one of {SUPPORTED}, got {name!r}")
+    top = method.topology
+    if getattr(top, "period", 1) != 1:
+        raise ValueError("method: the fused path needs a fixed topology (period 1)")
+    for nm, v in (("steps", steps), ("replicas", replicas), ("record_every", record_every)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if nm == "steps" else 1):
+            raise ValueError(f"{nm} must be an integer >= {0 if nm == 'steps' else 1}, got {v!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if not (isinstance(sigma, (int, float)) and sigma >= 0) or isinstance(sigma, bool):
+        raise ValueError(f"sigma must be a number >= 0, got {sigma!r}")
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+    if block is None:
+        block = 1 if (compile and compiler_available()) else record_every
+    block = int(block)
+    if block < 1 or record_every % block:
+        raise ValueError(f"block must be a positive divisor of record_every={record_every}, got {block}")
+    if steps % record_every:
+        raise ValueError(f"steps must be a multiple of record_every={record_every}, got {steps}")
+    x0 = torch.as_tensor(x0, dtype=torch.float64)
+    K = top.K
+    if x0.ndim == 2:
+        x0 = x0.expand(int(replicas), *x0.shape)
+    if x0.ndim != 3 or x0.shape[0] != replicas or x0.shape[1] != K:
+        raise ValueError(f"x0 must have shape (K={K}, d) or (R={replicas}, K={K}, d), got {tuple(x0.shape)}")
+    R, d = int(replicas), int(x0.shape[2])
+    if d != landscape.dim:
+        raise ValueError(f"x0: d = {d} but the landscape has dim {landscape.dim}")
+    lr, beta = float(method.hp["lr"]), float(method.hp.get("beta", 0.0))
+    key = (name, id(top), id(landscape), lr, beta, float(sigma), int(batch), K, d, block, bool(compile))
+    fn = _CACHE.get(key)
+    compiled = bool(compile) and compiler_available()
+    if fn is None:
+        fn = _make_block(name, _plan(top.W(0)), landscape.grad, lr, beta,
+                         float(sigma) / math.sqrt(batch), K, d)
+        if compiled:
+            fn = torch.compile(fn, dynamic=False, fullgraph=True)
+        _CACHE[key] = fn
+    n = K * d
+    mh = (n + 1) // 2
+    i = torch.arange(mh, dtype=torch.int64)
+    a, b = _to_i32((i * 0x165667B1) & _M32), _to_i32(i >> 16)
+    ids = torch.arange(R, dtype=torch.int64)
+    idc = _to_i32((ids * 0x27D4EB2F) & _M32).view(R, 1)
+    x = x0.clone()
+    m = torch.zeros_like(x)
+    cons = [_consensus(x)]
+    keys = _keys(int(seed), int(stream), 0, steps)
+    for t in range(0, steps, block):
+        x, m = fn(x, m, keys[t:t + block], idc, a, b)
+        if (t + block) % record_every == 0:
+            cons.append(_consensus(x))
+    return FusedResult(times=np.arange(0, steps + 1, record_every), consensus=torch.stack(cons),
+                       x=x, compiled=compiled)
