@@ -1,6 +1,7 @@
 """How it is optimised: topologies, every algorithm as one pure step, the ensemble simulator."""
 from . import topology
 from .base import Method, make, names, register
+from . import algorithms  # noqa: E402,F401  (importing the families fills the registry)
 
 __all__ = ["Method", "make", "names", "register", "topology"]
 from .simulate import SimResult, simulate  # noqa: E402

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import torch
@@ -46,7 +47,6 @@ def register(name: str):
 
 
 def names() -> list[str]:
-    _load_all()
     return sorted(_REGISTRY)
 
 
@@ -60,7 +60,6 @@ def did_you_mean(name, choices) -> str:
 
 def hyper_parameters(name: str) -> dict:
     """Accepted hyper-parameters of algorithm `name` and their defaults (None = required)."""
-    _load_all()
     if name not in _REGISTRY:
         raise ValueError(f"unknown algorithm {name!r}{did_you_mean(name, _REGISTRY)}; "
                          f"choose from: {', '.join(sorted(_REGISTRY))}")
@@ -72,7 +71,6 @@ def hyper_parameters(name: str) -> dict:
 def make(name: str, topology=None, **hp) -> Method:
     """Build a registered algorithm; unknown name -> ValueError listing the names (with a
     'did you mean'); unknown hyper-parameter -> ValueError listing the accepted ones."""
-    _load_all()
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown algorithm {name!r}{did_you_mean(name, _REGISTRY)}; "
                          f"choose from: {', '.join(sorted(_REGISTRY))}")
@@ -85,11 +83,6 @@ def make(name: str, topology=None, **hp) -> Method:
                 raise ValueError(f"unknown hyper-parameter {k!r} for algorithm {name!r}"
                                  f"{did_you_mean(k, accepted)}; accepted: {', '.join(accepted) or '(none)'}")
     return builder(topology, **hp)
-
-
-def _load_all():
-    # Importing the family modules fills the registry.
-    from . import algorithms  # noqa: F401
 
 
 def _is_number(v) -> bool:
@@ -118,6 +111,55 @@ def check_int(v, name, minimum=1):
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
     return int(v)
+
+
+def check_nonneg(v, name):
+    """A finite number >= 0 (bools refused)."""
+    if not _is_number(v) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a non-negative finite number, got {v!r}")
+    return float(v)
+
+
+def check_workers(topology, K):
+    """K from the topology and/or K= (they must agree); None when neither is given."""
+    kt = None if topology is None else int(topology.K)
+    if K is not None:
+        K = check_int(K, "K")
+        if kt is not None and kt != K:
+            raise ValueError(f"K = {K} disagrees with topology {topology.name!r} (K = {kt})")
+        return K
+    return kt
+
+
+def need_topology(topology, who: str):
+    """Decentralised methods cannot run without a mixing matrix."""
+    if topology is None or not hasattr(topology, "mix"):
+        raise ValueError(f"{who} needs a topology (dynamics.topology.Topology), got {topology!r}")
+    return topology
+
+
+def check_x0(x0, topology=None, who: str = "", K: int | None = None) -> torch.Tensor:
+    """x0 must be a tensor (..., K, d) whose worker axis matches the topology (or K=)."""
+    pre = f"{who}: " if who else ""
+    if not torch.is_tensor(x0) or x0.dim() < 2:
+        raise ValueError(f"{pre}x0 must be a tensor of shape (..., K, d), got {type(x0).__name__}"
+                         + (f" of shape {tuple(x0.shape)}" if torch.is_tensor(x0) else ""))
+    if topology is not None and x0.shape[-2] != local_K(topology):
+        raise ValueError(f"{pre}x0 has {x0.shape[-2]} workers on axis -2 but topology "
+                         f"{topology.name!r} has K = {local_K(topology)}")
+    if K is not None and x0.shape[-2] != K:
+        raise ValueError(f"{pre}x0 has {x0.shape[-2]} workers on axis -2 but K = {K} was given")
+    return x0
+
+
+def average(state, topology=None) -> torch.Tensor:
+    """The model of the averaging family: w_a = (1/K) sum_k x_k, shape (..., d)."""
+    return worker_mean(state.x, topology)
+
+
+def averager(topology):
+    """`average` bound to a topology (a collective when it is distributed)."""
+    return partial(average, topology=topology)
 
 
 # ---------------------------------------------------------------- worker-axis reductions

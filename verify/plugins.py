@@ -149,8 +149,8 @@ def check_builder(name: str, builder=None, topology=None, **hp: Any) -> None:
 def load_plugin(module: str) -> list[str]:
     """Import `module`, check every builder it registers, return their names.
     Broken builders are unregistered and raise PluginError naming the problem."""
+    import dynamics  # noqa: F401  (the package import fills the registry)
     from dynamics import base
-    base._load_all()
     before = set(base._REGISTRY)
     try:
         mod = sys.modules.get(module) or importlib.import_module(module)

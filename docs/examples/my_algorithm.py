@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 
 import dynamics
-from dynamics.algorithms.gossip import averager
+from dynamics.base import averager
 
 
 class ExtraState(NamedTuple):

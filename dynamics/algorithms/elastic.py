@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, local_K, register, worker_count, worker_mean, worker_sum
+from ..base import (Method, check_int, check_lr, check_nonneg, check_workers, check_x0, local_K, register,
+                    worker_count, worker_mean, worker_sum)
 
 
 class EasgdState(NamedTuple):
@@ -47,37 +48,14 @@ class AdmmState(NamedTuple):
 
 # ---------------------------------------------------------------- validation helpers
 
-def _nonneg(v, name):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a non-negative finite number, got {v!r}")
-    return float(v)
-
-
-def _pos_int(v, name, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
-def _workers(topology, K):
-    """K from the topology and/or K=; None when neither is given."""
-    kt = None if topology is None else int(topology.K)
-    if K is not None:
-        K = _pos_int(K, "K")
-        if kt is not None and kt != K:
-            raise ValueError(f"K = {K} disagrees with topology {topology.name!r} (K = {kt})")
-        return K
-    return kt
-
-
 def _coupling(lr, rho, alpha, default_beta=0.9):
     """Resolve α = ηρ or α given; None = the paper's default α = 0.9/K (resolved at step time)."""
     if rho is not None and alpha is not None:
         raise ValueError("give either rho or alpha (alpha = lr * rho), not both")
     if rho is not None:
-        return lr * _nonneg(rho, "rho")
+        return lr * check_nonneg(rho, "rho")
     if alpha is not None:
-        return _nonneg(alpha, "alpha")
+        return check_nonneg(alpha, "alpha")
     return None
 
 
@@ -85,21 +63,12 @@ def _alpha(alpha, K):
     return 0.9 / K if alpha is None else alpha
 
 
-def _check_x0(x0, K=None):
-    if not torch.is_tensor(x0) or x0.ndim < 2:
-        raise ValueError(f"x0 must be a tensor of shape (..., K, d), got "
-                         f"{tuple(x0.shape) if torch.is_tensor(x0) else type(x0).__name__}")
-    if K is not None and x0.shape[-2] != K:
-        raise ValueError(f"x0 has {x0.shape[-2]} workers on axis -2 but K = {K} was given")
-    return x0
-
-
 def _comm(K, per_K):
     return float("nan") if K is None else float(per_K(K))
 
 
 def _center_init(x0, K=None, topology=None):
-    x0 = _check_x0(x0, K if topology is None else local_K(topology))
+    x0 = check_x0(x0, K=K if topology is None else local_K(topology))
     return x0.clone(), worker_mean(x0, topology)
 
 
@@ -119,8 +88,8 @@ def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Me
     and receives x̃ every step)."""
     lr = check_lr(lr)
     a = _coupling(lr, rho, alpha)
-    b = None if beta is None else _nonneg(beta, "beta")
-    Kn = _workers(topology, K)
+    b = None if beta is None else check_nonneg(beta, "beta")
+    Kn = check_workers(topology, K)
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn, topology)
@@ -173,9 +142,9 @@ def _async_setup(name, topology, lr, rho, alpha, tau, order, K):
     """Checked (lr, α, τ, order, K) shared by Algorithms 1 and 2 (easgd_async, eamsgd)."""
     lr = check_lr(lr)
     a = _coupling(lr, rho, alpha)
-    tau = _pos_int(tau, "tau")
+    tau = check_int(tau, "tau")
     order = _check_order(order)
-    Kn = _workers(topology, K)
+    Kn = check_workers(topology, K)
     if order == "sequential":
         _single_process(topology, f"{name} with order='sequential'")
     return lr, a, tau, order, Kn
@@ -251,7 +220,7 @@ def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
     comm = 2 (x^i up, x̃ down, per step)."""
     lr = check_lr(lr)
     a = _coupling(lr, rho, alpha)
-    Kn = _workers(topology, K)
+    Kn = check_workers(topology, K)
     _single_process(topology, "easgd_rr")
 
     def init(x0, oracle=None, rng=None):
@@ -280,8 +249,8 @@ def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
     lr = check_lr(lr)
     if rho is None:
         raise ValueError("rho (ADMM penalty) is required for admm_rr")
-    rho = _nonneg(rho, "rho")
-    Kn = _workers(topology, K)
+    rho = check_nonneg(rho, "rho")
+    Kn = check_workers(topology, K)
     _single_process(topology, "admm_rr")
     er = lr * rho
 
@@ -314,9 +283,9 @@ def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
     at the (pulled) x^i: x^i ← x^i − η g^i(x^i), a^i ← a^i − η g^i(x^i). staleness = 0 pulls the fresh x̃; before
     the start the master value is x̃⁰. comm = 2K/τ (a^i up, x̃ down)."""
     lr = check_lr(lr)
-    tau = _pos_int(tau, "tau")
-    staleness = _pos_int(staleness, "staleness", minimum=0)
-    Kn = _workers(topology, K)
+    tau = check_int(tau, "tau")
+    staleness = check_int(staleness, "staleness", minimum=0)
+    Kn = check_workers(topology, K)
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn, topology)

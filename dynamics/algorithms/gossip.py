@@ -10,9 +10,8 @@ from typing import NamedTuple
 
 import torch
 
-from functools import partial
-
-from ..base import Method, check_int, check_lr, check_unit, local_K, register, worker_mean
+from ..base import (Method, average, averager, check_int, check_lr, check_unit, check_x0, local_K,
+                    need_topology, register, worker_mean)
 from ..topology import require_doubly_stochastic
 
 
@@ -23,34 +22,6 @@ class SGDState(NamedTuple):
 
 class PlainState(NamedTuple):
     x: torch.Tensor   # (..., K, d)
-
-
-def average(state, topology=None) -> torch.Tensor:
-    """The model of the averaging family: w_a = (1/K) sum_k x_k, shape (..., d)."""
-    return worker_mean(state.x, topology)
-
-
-def averager(topology):
-    """`average` bound to a topology (a collective when it is distributed)."""
-    return partial(average, topology=topology)
-
-
-def need_topology(topology, who: str):
-    """Decentralised methods cannot run without a mixing matrix."""
-    if topology is None or not hasattr(topology, "mix"):
-        raise ValueError(f"{who} needs a topology (dynamics.topology.Topology), got {topology!r}")
-    return topology
-
-
-def check_x0(x0, topology, who: str) -> torch.Tensor:
-    """x0 must be a tensor (..., K, d) with K = topology.K."""
-    if not torch.is_tensor(x0) or x0.dim() < 2:
-        raise ValueError(f"{who}: x0 must be a tensor of shape (..., K, d), got {type(x0).__name__}"
-                         + (f" of shape {tuple(x0.shape)}" if torch.is_tensor(x0) else ""))
-    if topology is not None and x0.shape[-2] != local_K(topology):
-        raise ValueError(f"{who}: x0 has {x0.shape[-2]} workers on axis -2 but topology "
-                         f"{topology.name!r} has K = {local_K(topology)}")
-    return x0
 
 
 def allreduce_comm(topology) -> float:

@@ -23,9 +23,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import (Method, check_lr, local_K, register, worker_all, worker_argmin, worker_count,
+from ..base import (Method, check_int, check_lr, check_nonneg, check_workers, check_x0, local_K, register, worker_all, worker_argmin, worker_count,
                     worker_gather, worker_ids)
-from .elastic import _check_x0, _nonneg, _pos_int, _workers
 
 
 class LsgdState(NamedTuple):
@@ -71,20 +70,20 @@ def lsgd(topology=None, lr=None, lam=0.1, lam_global=0.1, tau=1, tau_local=None,
     workers, of which the l − 1 in its own group already get that vector when both pulls fall
     on one step. Losses (scalars) are not counted."""
     lr = check_lr(lr)
-    lam = _nonneg(lam, "lam")
-    lam_g = _nonneg(lam_global, "lam_global")
-    tau = _pos_int(tau, "tau")
-    tau_l = tau if tau_local is None else _pos_int(tau_local, "tau_local")
-    n = _pos_int(groups, "groups")
+    lam = check_nonneg(lam, "lam")
+    lam_g = check_nonneg(lam_global, "lam_global")
+    tau = check_int(tau, "tau")
+    tau_l = tau if tau_local is None else check_int(tau_local, "tau_local")
+    n = check_int(groups, "groups")
     if leader_loss not in _MODES:
         raise ValueError(f"leader_loss must be one of {_MODES}, got {leader_loss!r}")
-    A = _pos_int(avg_size, "avg_size") if leader_loss == "running" else 0
-    Kn = _workers(topology, K)
+    A = check_int(avg_size, "avg_size") if leader_loss == "running" else 0
+    Kn = check_workers(topology, K)
     if Kn is not None:
         _check_groups(Kn, n)
 
     def init(x0, oracle=None, rng=None):
-        x = _check_x0(x0, Kn if topology is None else local_K(topology))
+        x = check_x0(x0, K=Kn if topology is None else local_K(topology))
         _check_groups(worker_count(x, topology), n)
         lead = x.shape[:-1]
         return LsgdState(x.clone(), x.new_zeros(lead), x.new_zeros(*lead[:-1], A, lead[-1]),

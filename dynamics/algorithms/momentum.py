@@ -12,8 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, check_unit, register
-from .gossip import averager, check_x0, need_topology
+from ..base import Method, averager, check_lr, check_unit, check_x0, need_topology, register
 
 
 class MomentumState(NamedTuple):

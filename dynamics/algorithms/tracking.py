@@ -12,9 +12,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, check_lr, check_unit, register, worker_mean
+from ..base import Method, averager, check_lr, check_unit, check_x0, need_topology, register, worker_mean
 from ..topology import require_doubly
-from .gossip import averager, check_x0, need_topology
 
 
 class GTState(NamedTuple):
