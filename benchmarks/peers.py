@@ -8,16 +8,18 @@ for every path (each its own generator), same recorded metric. Cases:
   dsgd_dg  : the workload above;
   dsgd_quad: K = 64, d = 10, quadratic f = 1/2 x^T H x, H = diag(linspace(0.5, 2, 10));
   dsgdm_dg : DSGDm (m <- beta m + g; x <- W(x - lr m), beta = 0.9), the state-carrying case.
+Each path function returns (wall s, compile s, final consensus per replica (R,)).
 Paths: decentlab `simulate` (registered method + landscapes.noise.oracle, counter-based
 Streams) with 1 and 2 torch threads; numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
 JAX `jit` + `lax.scan` with `jax.random.normal` (x64); numba, one fused loop per replica under
 `prange` (np.random.standard_normal, per-thread state); `dynamics.fused.run_fused` (torch.compile
 of one step, the Streams draws). Figure: replica-worker-steps/s (R K steps / wall), after a
 warm-up/compile run (compile time reported apart).
-Roofline: a copy bandwidth and exp/log/sin throughputs are measured in the same run (numpy,
-one thread); per replica-worker-step the kernel needs 2 exp (double-Gaussian gradient) plus,
+Roofline: a copy bandwidth and exp/log/sin/cos/sqrt throughputs are measured in the same run
+(one thread, the faster of numpy and torch); per replica-worker-step the kernel needs 2 exp (double-Gaussian gradient) plus,
 per normal, 1/2 log + 1/2 sqrt + 1/2 cos + 1/2 sin (Box–Muller pairs), and at least 16 bytes
-(x read and written once) if fully fused.
+(x read and written once) if fully fused. The counter-based paths (decentlab) also hash: 3
+chains x 3 lowbias32 rounds per Box-Muller pair (~40 integer ops per normal), not counted.
 
 Run (full size, quiet machine, ~3-5 min):  .venv/bin/python benchmarks/peers.py --write
 Small check (~1 min): .venv/bin/python benchmarks/peers.py --small
@@ -80,7 +82,7 @@ def run_simulate(case, R, T, threads):
     simulate(meth, orc, x0, EVERY, replicas=R, record_every=EVERY, recorders=("consensus",))
     t0 = time.perf_counter()
     res = simulate(meth, orc, x0, T, replicas=R, record_every=EVERY, recorders=("consensus",))
-    return time.perf_counter() - t0, 0.0, float(np.asarray(res.records["consensus"])[-1].mean())
+    return time.perf_counter() - t0, 0.0, np.asarray(res.records["consensus"])[-1]
 
 
 def _landscape(case):
@@ -104,7 +106,7 @@ def run_fused_path(case, R, T, threads):
     tc = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = run_fused(meth, land, x0, T, replicas=R, record_every=EVERY)
-    return time.perf_counter() - t0, tc, float(res.consensus[-1].mean())
+    return time.perf_counter() - t0, tc, res.consensus[-1].numpy()
 
 
 # ---------------------------------------------------------------- numpy
@@ -136,7 +138,7 @@ def run_numpy(case, R, T, threads):
             x = (x - LR * m) @ WT
         if (t + 1) % EVERY == 0:
             recs.append(cons(x))
-    return time.perf_counter() - t0, 0.0, float(recs[-1].mean())
+    return time.perf_counter() - t0, 0.0, recs[-1]
 
 
 # ---------------------------------------------------------------- JAX
@@ -187,7 +189,7 @@ def run_jax(case, R, T, threads):
     tc = time.perf_counter() - t0
     t0 = time.perf_counter()
     _, c = go(T)
-    return time.perf_counter() - t0, tc, float(np.asarray(c)[-1].mean())
+    return time.perf_counter() - t0, tc, np.asarray(c)[-1]
 
 
 # ---------------------------------------------------------------- numba
@@ -270,29 +272,36 @@ def run_numba(case, R, T, threads):
     out = np.zeros((T // EVERY + 1, R))
     t0 = time.perf_counter()
     kern(*args(T, out))
-    return time.perf_counter() - t0, tc, float(out[-1].mean())
+    return time.perf_counter() - t0, tc, out[-1]
 
 
 # ---------------------------------------------------------------- roofline probes
 def machine_rates():
-    """Copy bandwidth (bytes/s, read + write counted) and transcendental throughputs (/s),
-    numpy on one thread, float64."""
-    a = np.ones(1 << 25)              # 256 MiB
+    """Copy bandwidth (bytes/s, read + write counted; numpy, 256 MiB) and transcendental
+    throughputs (/s, float64, one thread): the faster of numpy's and torch's vectorised (Sleef)
+    kernels, which are what the compiled paths call."""
+    a = np.ones(1 << 25)
     b = np.empty_like(a)
     np.copyto(b, a)
     t0 = time.perf_counter()
     for _ in range(5):
         np.copyto(b, a)
-    bw = 5 * 2 * a.nbytes / (time.perf_counter() - t0)
-    x = np.random.default_rng(0).uniform(0.1, 1.0, 1 << 22)
-    y = np.empty_like(x)
-    rates = {"copy_bytes_per_s": bw}
-    for name, f in (("exp", np.exp), ("log", np.log), ("sin", np.sin), ("cos", np.cos), ("sqrt", np.sqrt)):
-        f(x, out=y)
-        t0 = time.perf_counter()
-        for _ in range(5):
-            f(x, out=y)
-        rates[name + "_per_s"] = 5 * x.size / (time.perf_counter() - t0)
+    rates = {"copy_bytes_per_s": 5 * 2 * a.nbytes / (time.perf_counter() - t0)}
+    nth = torch.get_num_threads()
+    torch.set_num_threads(1)
+    x = torch.rand(1 << 22, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.1
+    y = torch.empty_like(x)
+    xn, yn = x.numpy(), y.numpy()
+    for name in ("exp", "log", "sin", "cos", "sqrt"):
+        best = 0.0
+        for f, u, v in ((getattr(torch, name), x, y), (getattr(np, name), xn, yn)):
+            f(u, out=v)
+            t0 = time.perf_counter()
+            for _ in range(5):
+                f(u, out=v)
+            best = max(best, 5 * x.numel() / (time.perf_counter() - t0))
+        rates[name + "_per_s"] = best
+    torch.set_num_threads(nth)
     return rates
 
 
@@ -350,7 +359,7 @@ def main(argv=None):
              f"{os.cpu_count()} CPUs visible. Workload and paths: benchmarks/peers.py docstring "
              f"(D-SGD ring, double-Gaussian, isotropic noise, consensus every {EVERY} steps, float64, "
              f"2 threads unless stated).\n",
-             f"Machine rates (numpy, 1 thread): copy {rates['copy_bytes_per_s'] / 1e9:.2f} GB/s (read+write); "
+             f"Machine rates (1 thread; transcendentals: faster of numpy and torch/Sleef): copy {rates['copy_bytes_per_s'] / 1e9:.2f} GB/s (read+write); "
              + ", ".join(f"{k} {rates[k + '_per_s'] / 1e6:.0f}·10⁶/s" for k in ("exp", "log", "sin", "cos", "sqrt"))
              + ".\n"]
     for cname in a.cases.split(","):
@@ -361,7 +370,7 @@ def main(argv=None):
         for pname, (fn, th) in paths.items():
             try:
                 wall, tc, cons = fn(case, a.replicas, T, th)
-                rows.append((pname, wall, tc, rws / wall, cons))
+                rows.append((pname, wall, tc, rws / wall, float(np.mean(cons))))
             except ImportError as e:
                 rows.append((pname, float("nan"), 0.0, float("nan"), f"not installed ({e.name})"))
             print(f"  {cname}: {pname}: {rows[-1]}", flush=True)

@@ -167,9 +167,9 @@ def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0
     if d != landscape.dim:
         raise ValueError(f"x0: d = {d} but the landscape has dim {landscape.dim}")
     lr, beta = float(method.hp["lr"]), float(method.hp.get("beta", 0.0))
-    key = (name, id(top), id(landscape), lr, beta, float(sigma), int(batch), K, d, block, bool(compile))
-    fn = _CACHE.get(key)
     compiled = bool(compile) and compiler_available()
+    key = (name, id(top), id(landscape), lr, beta, float(sigma), int(batch), K, d, block, compiled)
+    fn = _CACHE.get(key)
     if fn is None:
         fn = _make_block(name, _plan(top.W(0)), landscape.grad, lr, beta,
                          float(sigma) / math.sqrt(batch), K, d)
