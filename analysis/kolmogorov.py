@@ -1,4 +1,4 @@
-"""Exact mean exit times of the SDE dX = -grad V dt + sqrt(2D) dW (THEORY.md §2).
+"""Exact mean exit times of the SDE dX = -grad V dt + sqrt(2D) dW (docs/theory.md §2).
 
 Ground truth for escape experiments:
 - `mfpt_1d`: 1-D quadrature E tau = int_{x0}^{M} e^{Phi(y)} int_{left}^{y} e^{-Phi(z)}/D(z) dz dy,
@@ -7,7 +7,7 @@ Ground truth for escape experiments:
 - `mfpt_2d`: backward Kolmogorov L tau = -1, L u = -grad V . grad u + sum_ij D_ij d_i d_j u, by
   central differences on a box with reflecting (Neumann) walls, tau = 0 on the absorbing set,
   Richardson extrapolation over h and h/2.
-Times are in SDE time t (divide by eta for SGD steps, THEORY.md §0).
+Times are in SDE time t (divide by eta for SGD steps, docs/theory.md §0).
 """
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def _quad_1d(V, grad, D, x0, M, left, n, second):
 def mfpt_1d(V: Callable, x0: float, M: float, D, left: float | None = None, *,
             grad: Callable | None = None, second: bool = False, rtol: float = 1e-9,
             n: int = 2001, n_max: int = 2 ** 21, depth: float = 40.0) -> ExitTime:
-    """Mean first-passage time of dX = -V'dt + sqrt(2D(X))dW from x0 to M (THEORY.md §2).
+    """Mean first-passage time of dX = -V'dt + sqrt(2D(X))dW from x0 to M (docs/theory.md §2).
 
     E tau = int_{x0}^{M} e^{Phi(y)} int_{left}^{y} e^{-Phi(z)}/D(z) dz dy, Phi' = V'/D
     (Phi = V/D for constant D). `left` is a reflecting wall; None puts it where
@@ -230,7 +230,7 @@ def _solve_2d(grad, Dm, box, absorbing, h, second):
 
 def mfpt_2d(grad: Callable, D, box, absorbing_mask_fn: Callable, h: float, x0,
             richardson: bool = True, second: bool = False) -> ExitTime:
-    """Mean exit time of dX = -grad V dt + sqrt(2D) dW in 2-D at x0 (THEORY.md §2).
+    """Mean exit time of dX = -grad V dt + sqrt(2D) dW in 2-D at x0 (docs/theory.md §2).
 
     Solves L tau = -1 (and L tau2 = -2 tau if `second`), L u = -grad V . grad u + sum D_ij
     d_i d_j u, by second-order central differences on the node grid of `box`

@@ -1,4 +1,4 @@
-"""Exact escape statistics of the *discrete* algorithm at finite eta (THEORY.md §2).
+"""Exact escape statistics of the *discrete* algorithm at finite eta (docs/theory.md §2).
 
 x' = m(x) + s xi, m(x) = x - eta grad L(x), xi ~ N(0, I), as an absorbing Markov chain on a
 uniform grid of cells (centres x_i, width Delta, edges e_i = x_i - Delta/2):
@@ -157,7 +157,7 @@ def _threshold(absorbing, x0):
 def markov_chain_1d(x_grid, eta: float, grad: Callable, s, absorbing, x0: float, *,
                     richardson: bool = True, second: bool = True, n_survival: int = 0,
                     trunc: float = 6.0) -> ChainResult:
-    """Steps to absorption of x' = x - eta grad(x) + s(x) xi on a 1-D cell grid (THEORY.md §2).
+    """Steps to absorption of x' = x - eta grad(x) + s(x) xi on a 1-D cell grid (docs/theory.md §2).
 
     x_grid: uniform cell centres; s: per-step noise sd (float or callable; s^2 = eta^2 C/B);
     absorbing: callable on centres -> bool, or a float M (absorb beyond M, on the side away
@@ -174,7 +174,7 @@ def markov_chain_1d(x_grid, eta: float, grad: Callable, s, absorbing, x0: float,
     sfun = (lambda z: np.asarray(s(z), float) * np.ones_like(z)) if callable(s) \
         else (lambda z: np.full_like(z, float(s)))
     if delta > np.min(sfun(x)) / 20 * (1 + 1e-9):
-        warnings.warn("markov_chain_1d: Delta > s/20 (THEORY.md §2 asks Delta <= s/20)",
+        warnings.warn("markov_chain_1d: Delta > s/20 (docs/theory.md §2 asks Delta <= s/20)",
                       stacklevel=2)
 
     def run(g, ns):

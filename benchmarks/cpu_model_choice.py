@@ -3,7 +3,7 @@ ResNet-8 and the airbench-style small net, each trained for about the same wall 
 fused 16-worker trainer (C-SGD, 2 torch threads) on a class-balanced CIFAR-10 subset (5000 train /
 1000 test images, average-pooled to 16 × 16 by default, no augmentation).
 
-    python benchmarks/cpu_model_choice.py --data ../shared/data/cifar10-jpeg.tar.gz \
+    python benchmarks/cpu_model_choice.py --data data/cifar10-jpeg.tar.gz \
         --out results/cifar-cpu/model-choice
 
 Writes OUT/choice.json (one row per model: steps, images, wall s, img/s, test accuracy,

@@ -1,7 +1,7 @@
 """Benchmark: the ensemble estimate of one mean escape time to ±2% (95% interval) in ≤ 60 s.
 
 C-SGD (K = 1) with isotropic noise on the quartic x⁴/4 − x²/2 from the left minimum, escape =
-x > 1 (THEORY.md §2), ΔV/D = 4, η = 0.25 (η·h_a = 0.5). R replicas stepped at once by
+x > 1 (docs/theory.md §2), ΔV/D = 4, η = 0.25 (η·h_a = 0.5). R replicas stepped at once by
 `dynamics.simulate` up to a cap c; estimator escapes / observed steps with the exact Poisson
 interval (analysis.escape.censored_exponential_rate). The target is the censored mean
 Σ_{n<c}S(n)/(1 − S(c)) of the exact Markov chain (analysis.escape.markov_chain_1d), which the

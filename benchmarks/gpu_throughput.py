@@ -5,7 +5,7 @@
   fused  training.train's fused trainer: K-wide grouped-conv network, flat (K, P) stack,
          one dynamics step (D-SGD with momentum on a ring: gossip included).
 All: forward + backward + momentum step, bf16 autocast and channels_last on CUDA, inputs already
-on the device. Cases: ResNet-18 K=16 B=64 and ResNet-20 K=64 B=32 (PERF.md anchors).
+on the device. Cases: ResNet-18 K=16 B=64 and ResNet-20 K=64 B=32 (the sizes of the GPU speed anchors in docs/gpu_runbook.md).
 
     python benchmarks/gpu_throughput.py --device cuda --out benchmarks/gpu_throughput.json
     python benchmarks/gpu_throughput.py --device cpu --tiny     # smoke run, no CUDA needed

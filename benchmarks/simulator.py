@@ -1,6 +1,6 @@
 """Benchmark: vectorised ensemble simulator against a per-worker Python loop.
 
-D-SGD (x_i <- sum_j W_ij x_j - lr g_i, THEORY.md §1) on the 1-D double-Gaussian landscape
+D-SGD (x_i <- sum_j W_ij x_j - lr g_i, docs/theory.md §1) on the 1-D double-Gaussian landscape
 (landscapes.get('double_gaussian')) with isotropic gradient noise sigma/sqrt(B), ring of K
 workers. Figure of merit: replica-worker-steps per second (R * K * steps / wall time).
 

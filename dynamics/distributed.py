@@ -5,7 +5,7 @@ Each process (rank r of P) holds a contiguous slice of the worker stack, rows
 single-process ones, unchanged: they receive a `DistTopology`, which quacks like
 `dynamics.topology.Topology` (global `K`, `W(t)`, `rho`, ...) and whose `mix(x_local, t)`
 returns the local rows of W(t) @ x. Worker-axis reductions (`base.worker_mean`,
-`worker_argmin`, `worker_gather`, ...) dispatch to its collectives (DESIGN.md, dynamics/).
+`worker_argmin`, `worker_gather`, ...) dispatch to its collectives (docs/design.md, dynamics/).
 
 Transport (torch.distributed only, no home-made transport):
 - sparse W(t): neighbour exchange, one `batch_isend_irecv` per step with one message per pair

@@ -9,7 +9,7 @@ Randomness comes from `landscapes.rng.Streams(seed, replica_ids)`: replica r's d
 only on (seed, r), so a replica's path does not depend on R or on the other replicas, and a
 sub-ensemble `replicas=torch.tensor([3, 5])` reproduces rows 3 and 5 of a full run exactly.
 
-Recorded quantities (THEORY.md §0): loss of the averaged model f(w_a), w_a = method.model
+Recorded quantities (docs/theory.md §0): loss of the averaged model f(w_a), w_a = method.model
 (the average for averaging methods); consensus distance Tr Ξ = (1/K) Σ_k ‖x_k − x̄‖²; the
 loss f(x_k) at every worker; any state field ('field:NAME').
 
@@ -46,7 +46,7 @@ _CHECK_EVERY = 64  # steps between host-side "all replicas stopped?" checks
 
 
 def consensus_distance(x: torch.Tensor) -> torch.Tensor:
-    """Tr Ξ = (1/K) Σ_k ‖x_k − x̄‖² for x (..., K, d) -> (...) (THEORY.md §0)."""
+    """Tr Ξ = (1/K) Σ_k ‖x_k − x̄‖² for x (..., K, d) -> (...) (docs/theory.md §0)."""
     return (x - x.mean(dim=-2, keepdim=True)).square().sum(dim=-1).mean(dim=-1)
 
 

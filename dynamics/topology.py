@@ -5,7 +5,7 @@ stack (..., K, d). Row i holds the weights worker i gives its neighbours, so eve
 row-stochastic; doubly stochastic is required by averaging algorithms (D-SGD, GT, ...).
 Codes that store W with rows as senders (BlueFog) use the transpose.
 
-Spectral quantities (THEORY.md §0, §8): for one matrix, `eigvals` are sorted by decreasing
+Spectral quantities (docs/theory.md §0, §8): for one matrix, `eigvals` are sorted by decreasing
 real part, `rho` = max_{j>=2} |lambda_j| (= ||W - 11^T/K||_2 for symmetric W), `lambda2` the
 second largest real eigenvalue, `spectral_gap` = 1 - rho. A time-varying topology (a period
 of matrices W(0), ..., W(P-1)) reports those of the period product's P-th root:
@@ -351,7 +351,7 @@ def exponential(K: int) -> Topology:
 
 def exponential_undirected(K: int) -> Topology:
     """Undirected exponential graph: i <-> i +- 2^k, uniform weights 1/(1 + #neighbours).
-    For K = 2^m that is 1/(2m) and gap 2/m (THEORY.md §8)."""
+    For K = 2^m that is 1/(2m) and gap 2/m (docs/theory.md §8)."""
     K = _check_K(K)
     if K <= 2:
         return complete(K, "exponential_undirected")

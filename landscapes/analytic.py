@@ -3,7 +3,7 @@
 Each builder is registered under its name (`landscapes.get(name, **params)`); all
 parameters are keyword arguments with the defaults shown. Formulas (x in R^d):
 
-quartic(eps=0)              f = x^4/4 - x^2/2 + eps*x (1-D; THEORY.md §2 escape example).
+quartic(eps=0)              f = x^4/4 - x^2/2 + eps*x (1-D; docs/theory.md §2 escape example).
 double_gaussian(A1=1, m1=-1, s1=0.25, A2=1, m2=1.5, s2=0.75, c=0)
                             f = -A1 exp(-(x-m1)^2/(2 s1^2)) - A2 exp(-(x-m2)^2/(2 s2^2))
                                 + c x^2/2 (1-D). A sharp and a flat well of nearly equal
@@ -20,7 +20,7 @@ styblinski_tang(d=2)        f = 1/2 sum_i (x_i^4 - 16 x_i^2 + 5 x_i); separable.
 rastrigin(d=2, A=10)        f = A d + sum_i (x_i^2 - A cos(2 pi x_i)); separable.
 himmelblau()                f = (x^2 + y - 11)^2 + (x + y^2 - 7)^2: 4 minima, 4 saddles, 1 max.
 rosenbrock(d=2, a=1, b=100) f = sum_{i<d} b (x_{i+1} - x_i^2)^2 + (a - x_i)^2.
-symmetric(d=1, lam=0.5)     "curse of symmetry" (THEORY.md, curse-of-symmetry test case):
+symmetric(d=1, lam=0.5)     "curse of symmetry" (docs/theory.md, curse-of-symmetry test case):
                             d=1: f = (x^2 - 1)^2, mirror x -> -x, minima +-1, their average 0
                             is a maximum. d=2: regularised scalar matrix factorisation
                             f = (u v - 1)^2 + lam/2 (u^2 + v^2), 0 < lam < 2, symmetric under
@@ -106,7 +106,7 @@ def _newton_crit(land):
 
 @register("quartic")
 def quartic(eps=0.0) -> Landscape:
-    """f = x^4/4 - x^2/2 + eps x on [-2, 2]; minima near +-1 (THEORY.md §2)."""
+    """f = x^4/4 - x^2/2 + eps x on [-2, 2]; minima near +-1 (docs/theory.md §2)."""
     eps = finite_check("eps", eps)
     return _separable("quartic", 1, -2.0, 2.0,
                       lambda x: x ** 4 / 4 - x ** 2 / 2 + eps * x,
@@ -157,7 +157,7 @@ def styblinski_tang(d=2) -> Landscape:
 
 @register("rastrigin")
 def rastrigin(d=2, A=10.0) -> Landscape:
-    """f = A d + sum (x^2 - A cos(2 pi x)) on [-5.12, 5.12]^d (THEORY.md §4 rough landscape)."""
+    """f = A d + sum (x^2 - A cos(2 pi x)) on [-5.12, 5.12]^d (docs/theory.md §4 rough landscape)."""
     d, A = _dim(d), _nonneg("A", A)
     w = 2 * math.pi
     return _separable("rastrigin", d, -5.12, 5.12,

@@ -3,7 +3,7 @@ teacher–student two-layer MLP over a flat parameter vector.
 
 Worker k's objective is the mean per-sample loss over its shard (plus ½·l2·‖x‖²); the global
 objective is f = (1/K) Σ_k f_k (the contract's mean over workers, not the mean over all
-samples when shards differ in size). Non-IID splits follow THEORY.md §5: k classes per worker
+samples when shards differ in size). Non-IID splits follow docs/theory.md §5: k classes per worker
 (Takezawa et al.'s heterogeneity) or Dirichlet(α) class proportions (Hsu et al. 2019).
 """
 from __future__ import annotations

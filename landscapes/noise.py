@@ -1,14 +1,14 @@
 """Stochastic gradient oracles: `oracle(x, t, rng) -> (loss (..., K), grad (..., K, d))`.
 
-Gradient noise s has Cov = C/B (THEORY.md §0: C per-sample covariance, B per-worker batch).
+Gradient noise s has Cov = C/B (docs/theory.md §0: C per-sample covariance, B per-worker batch).
 Models:
 - 'none':       g = ∇f_k(x_k).
 - 'isotropic':  g = ∇f_k + (σ/√B) z, C = σ² I.
 - 'covariance': g = ∇f_k + S z/√B, S Sᵀ = C (C (d, d) or per worker (K, d, d), symmetric PSD).
 - 'hessian':    C = σ² H(x_ref), H the (global) Hessian at a minimum x_ref (Xie et al. 2021,
-                THEORY.md §2); H(x_ref) must be PSD.
+                docs/theory.md §2); H(x_ref) must be PSD.
 - 'loss':       Cov = scale · (2 L_k(x_k)/B) · H(x_ref): Mori et al. 2022's loss-proportional
-                noise (THEORY.md §2) in its near-minimum form, where the Hessian at θ is
+                noise (docs/theory.md §2) in its near-minimum form, where the Hessian at θ is
                 replaced by the Hessian H* at the reference minimum. L_k is worker k's exact
                 loss at its iterate and must be >= 0; the noise vanishes where L_k = 0.
 - 'minibatch':  finite-sum sampling: each worker draws B indices of its shard uniformly with

@@ -39,7 +39,7 @@ def test_calls_fit_budget_and_runs_are_valid():
 
 
 def test_estimate_by_hand():
-    r = plan.c1_run("csgd", 8192, 0)   # 16 x 512 ResNet-20 at 50k img/s (PERF.md), 250 steps
+    r = plan.c1_run("csgd", 8192, 0)   # 16 x 512 ResNet-20 at 50k img/s (the H100 anchor), 250 steps
     evals = 250 // (250 // 6) + 1
     by_hand = 1.5 + 250 * 8192 / 50_000 + evals * max(0.3, 10_000 * 17 / (3 * 50_000)) + 6.0
     assert plan.estimate_run(r) == pytest.approx(by_hand)

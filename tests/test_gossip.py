@@ -1,4 +1,4 @@
-"""C-SGD, local SGD, D-SGD, ATC, CTA (dynamics/algorithms/gossip.py; THEORY.md §1, §5)."""
+"""C-SGD, local SGD, D-SGD, ATC, CTA (dynamics/algorithms/gossip.py; docs/theory.md §1, §5)."""
 import math
 
 import numpy as np
@@ -189,7 +189,7 @@ def _run_to_fixed_point(m, orc, K, d, max_steps=20_000, tol=1e-14):
 
 @given(K=st.integers(2, 8), d=ds, seed=seeds, lr=st.floats(0.05, 0.5))
 def test_atc_fixed_point_closed_form(K, d, seed, lr):
-    """THEORY.md §5: X* = 1b̄ᵀ + Σ_{k≥2} [ηλ_k/(1 − (1−η)λ_k)] v_k v_kᵀ B_⊥ for f_i = ½‖x − b_i‖²."""
+    """docs/theory.md §5: X* = 1b̄ᵀ + Σ_{k≥2} [ηλ_k/(1 − (1−η)λ_k)] v_k v_kᵀ B_⊥ for f_i = ½‖x − b_i‖²."""
     W = metropolis(K, seed)
     B = np.random.default_rng(seed).standard_normal((K, d))
     lam, V = np.linalg.eigh(W)
@@ -224,7 +224,7 @@ def test_fixed_point_unequal_hessians(K, d, seed, lr, kind):
 
 
 def test_unequal_hessians_bias_the_average():
-    """THEORY.md §5: with unequal Hessians ATC's average is not the minimiser (K = 6 ring)."""
+    """docs/theory.md §5: with unequal Hessians ATC's average is not the minimiser (K = 6 ring)."""
     K, d, lr = 6, 2, 0.1
     rs = np.random.default_rng(3)
     A = np.stack([np.diag(rs.uniform(0.5, 2.0, d)) for _ in range(K)])

@@ -23,7 +23,7 @@ class S(NamedTuple):
 
 
 def dsgd(top, lr):
-    """x_i <- sum_j W_ij x_j - lr g_i(x_i) (THEORY.md §1)."""
+    """x_i <- sum_j W_ij x_j - lr g_i(x_i) (docs/theory.md §1)."""
     W = top.W(0)
 
     def step(s, oracle, t, rng):

@@ -267,7 +267,7 @@ def downsample(ds: Dataset, size: int) -> Dataset:
 
 
 def partition(labels, K: int, how: str = "iid", alpha: float = 0.5, k: int = 2, seed: int = 0):
-    """Worker shards (THEORY.md §5): landscapes.data.split — 'iid', 'dirichlet' (α), 'classes' (k)."""
+    """Worker shards (docs/theory.md §5): landscapes.data.split — 'iid', 'dirichlet' (α), 'classes' (k)."""
     from landscapes.data import split
     return split(np.asarray(labels), K, how=how, alpha=alpha, k=k, seed=seed)
 

@@ -21,8 +21,9 @@ blocks: a conv becomes a grouped conv (groups × K), BatchNorm(C) becomes BatchN
 linear layer becomes a batched matmul. Pools, activations, residual adds and flatten act
 channel-wise, so every block's forward works unchanged on (B, K·C, H, W). Worker k's input
 sits in channels [k·C, (k+1)·C). This is exactly K independent networks (tested against K
-separate modules in tests/test_train.py); PERF.md measured grouped conv in channels_last as
-the fastest plain fused form.
+separate modules in tests/test_train.py); on CUDA, grouped convolution in channels_last measured
+the fastest plain fused form (on the CPU channels_last is measured per model: see
+benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every chunk of the CPU plan, one after another (never two training jobs at once), each under a
 # 10-minute timeout; a second pass finishes any run a timeout cut short (finished runs are skipped).
-#   nohup training/run_cpu_plan.sh ../shared/data/cifar10-jpeg.tar.gz results/cifar-cpu \
+#   nohup training/run_cpu_plan.sh data/cifar10-jpeg.tar.gz results/cifar-cpu \
 #       >> results/cifar-cpu/log.txt 2>&1 &
 # STOP_AT=HH:MM (UTC, optional): start no chunk after it, and cut the running one at STOP_AT + 10 min
 # (the cut run is left resumable; a later call of this script continues it).

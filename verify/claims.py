@@ -3,7 +3,7 @@
 
 A claim module registers its claims with the `claim(...)` decorator on the module-level
 `REGISTRY` (see `verify/catalog.py`); `run(ctx) -> Evidence` must be a module-level function so
-that `--jobs N` can ship it to worker processes (DESIGN.md, "verify/").
+that `--jobs N` can ship it to worker processes (docs/design.md, "verify/").
 
 Numbers in `Evidence.predicted` / `Evidence.measured` map a name to a plain number (or string)
 or to `{"value": v, "ci_low": lo, "ci_high": hi}` (see `value()`).

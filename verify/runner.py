@@ -1,6 +1,6 @@
 """Running claims: one at a time or in worker processes, with a progress line, writing
 `claims.json` after every finished claim (so an interrupted run keeps what it finished) and
-resuming from it. Run-folder layout (DESIGN.md, "Runs and results"): config.json, env.json,
+resuming from it. Run-folder layout (docs/design.md, "Runs and results"): config.json, env.json,
 claims.json, report.md, report.html, figures/<claim id>/...
 """
 from __future__ import annotations

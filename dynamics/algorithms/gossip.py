@@ -1,6 +1,6 @@
 """Averaging family without momentum: C-SGD, local SGD, D-SGD (DGD/AWC), diffusion ATC and CTA.
 
-THEORY.md §1. Convention: x_i <- sum_j W_ij x_j (`topology.mix`), stacks (..., K, d).
+docs/theory.md §1. Convention: x_i <- sum_j W_ij x_j (`topology.mix`), stacks (..., K, d).
 Noise indexing: the gradient at iterate x^t is drawn as `oracle(x^t, t, rng)`.
 `comm` counts vectors sent per step by all workers together (mean over the period).
 """
@@ -33,7 +33,7 @@ def allreduce_comm(topology) -> float:
 def csgd(topology=None, lr=None, beta=0.0) -> Method:
     """Centralised (mini-batch) SGD with optional heavy ball, one model replicated on K workers.
 
-    m <- beta m + (1/K) sum_k g_k(w);  w <- w - lr m   (THEORY.md §1; beta = 0: w <- w - lr g-bar).
+    m <- beta m + (1/K) sum_k g_k(w);  w <- w - lr m   (docs/theory.md §1; beta = 0: w <- w - lr g-bar).
     init replicates w^0 = mean_k x0_k on every worker; model = w. comm = 2(K-1) (all-reduce).
     """
     lr, beta = check_lr(lr), check_unit(beta, "beta")
@@ -77,7 +77,7 @@ def local_sgd(topology=None, lr=None, period=1) -> Method:
 def _gossip(name, doc_update):
     def builder(topology=None, lr=None) -> Method:
         # the fixed point (and the average's dynamics) of D-SGD/ATC/CTA is that of the
-        # average only when W is doubly stochastic (THEORY.md §1): refuse any other W
+        # average only when W is doubly stochastic (docs/theory.md §1): refuse any other W
         top = require_doubly_stochastic(need_topology(topology, name), name)
         lr_ = check_lr(lr)
 
@@ -110,11 +110,11 @@ def _cta_update(x, top, lr, oracle, t, rng):
 
 dsgd = register("dsgd")(_gossip("dsgd", _dsgd_update))
 dsgd.__doc__ = """D-SGD / consensus / DGD (Zhu et al.'s AWC): x_i <- sum_j W_ij x_j - lr g_i(x_i).
-THEORY.md §1. Model = average; comm = edges per step (one vector per edge)."""
+docs/theory.md §1. Model = average; comm = edges per step (one vector per edge)."""
 atc = register("atc")(_gossip("atc", _atc_update))
-atc.__doc__ = """Diffusion adapt-then-combine: x_i <- sum_j W_ij (x_j - lr g_j(x_j)) (THEORY.md §1,
+atc.__doc__ = """Diffusion adapt-then-combine: x_i <- sum_j W_ij (x_j - lr g_j(x_j)) (docs/theory.md §1,
 Sayed). Model = average; comm = edges per step."""
 cta = register("cta")(_gossip("cta", _cta_update))
 cta.__doc__ = """Diffusion combine-then-adapt: phi_i = sum_j W_ij x_j; x_i <- phi_i - lr g_i(phi_i)
-(THEORY.md §1, Sayed). The gradient is drawn at phi with time index t. Model = average;
+(docs/theory.md §1, Sayed). The gradient is drawn at phi with time index t. Model = average;
 comm = edges per step."""
