@@ -232,6 +232,37 @@ def ols(X, y) -> dict:
             "loo_rmse": float(np.sqrt(np.mean(loo ** 2))), "n": n}
 
 
+# ---------------------------------------------------------------- contrasts of cell means
+
+def contrast(cells: dict, weights: dict, pool=None, level: float = LEVEL) -> dict:
+    """A linear contrast L = Σ_c w_c · mean(cells[c]) of cell means with a pooled-variance
+    Student-t interval (the one-way ANOVA contrast).
+
+    cells: {cell: sequence of replicate values}; weights: {cell: w_c} (the cells the contrast uses;
+    e.g. {A: 1, B: −1} for mean(A) − mean(B)); pool: the cells whose within-cell variance is pooled
+    (default: the weighted cells; cells without values are skipped). With
+    s² = Σ_{c∈pool} Σ_i (v_ci − v̄_c)² / df, df = Σ_{c∈pool} (n_c − 1), the standard error is
+    se = s·sqrt(Σ_c w_c²/n_c) and the interval L ± t_df(½ + level/2)·se.
+    -> {'value', 'df'} plus 'ci_low', 'ci_high', 'se' when df > 0 (no interval from single values).
+    A weighted cell without values -> ValueError."""
+    _check_level(level)
+    if not weights:
+        raise ValueError("contrast: weights must name at least one cell")
+    for c in weights:
+        if cells.get(c) is None or len(cells[c]) == 0:
+            raise ValueError(f"contrast: cell {c!r} has no values")
+    pool = list(weights) if pool is None else [c for c in pool if cells.get(c) is not None and len(cells[c])]
+    ss = sum(float(np.sum((np.asarray(cells[c], float) - np.mean(cells[c])) ** 2)) for c in pool)
+    df = sum(len(cells[c]) - 1 for c in pool)
+    est = sum(float(w) * float(np.mean(cells[c])) for c, w in weights.items())
+    out = {"value": est, "df": df}
+    if df > 0:
+        se = math.sqrt(ss / df * sum(float(w) ** 2 / len(cells[c]) for c, w in weights.items()))
+        h = float(_st.t.ppf(0.5 + level / 2, df)) * se
+        out.update(ci_low=est - h, ci_high=est + h, se=se)
+    return out
+
+
 # ---------------------------------------------------------------- verdicts from intervals
 
 def direction(ci, claimed: str = ">", null: float = 0.0) -> str:

@@ -131,11 +131,13 @@ def _claim4(ev, out_dir):
         lo = r["mean"] - r["low"] if r.get("low") is not None else 0.0
         hi = r["high"] - r["mean"] if r.get("high") is not None else 0.0
         ax.errorbar([r["bytes_total"]], [100 * r["mean"]], yerr=[[100 * lo], [100 * hi]], marker="o", capsize=3,
-                    label=_name(r["method"]))
+                    label=_name(r["method"]) + (f", step size {r['lr']:g}" if r.get("lr") is not None else ""))
     ax.set_xscale("log")
     tau = "/".join(str(t) for t in d["scale"].get("tau", [])) or "?"
+    chosen = " (step size per method: lowest training loss on its grid)" if d.get("selection") else ""
     ax.set(xlabel="bytes communicated over the run (all workers, float32)", ylabel="final test accuracy (%)",
-           title=f"Accuracy vs communication at period τ = {tau} (mean, bars: range over seeds)\n{_scale(d)}; verdict: {ev.verdict}")
+           title=f"Accuracy vs communication at period τ = {tau} (mean, bars: range over seeds){chosen}\n"
+                 f"{_scale(d)}; verdict: {ev.verdict}")
     ax.legend(fontsize=7)
     return style.save(fig, out_dir, "cifar_easgd_lsgd")
 

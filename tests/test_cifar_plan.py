@@ -281,3 +281,63 @@ def test_each_control_flips_a_holding_verdict(results, tmp_path, cid, control, s
     assert control in c.controls
     assert c.run(Context()).verdict == "holds"
     assert c.run(Context(control=control)).verdict != "holds"
+
+
+# ------------------------------------------------------------------ claim 4's step-size grid
+
+def test_cpu_c4_grid_names_and_lrs():
+    runs = [r for c in plan.cpu_calls() for r in c.runs if r.labels["claim"] == "c4"]
+    by = {}
+    for r in runs:
+        by.setdefault(r.labels["method"], set()).add(float(r.flag("lr")))
+        assert float(r.flag("lr")) == r.labels["lr"]
+    assert by["easgd"] == {0.2, 0.05, 0.0125}
+    assert by["eamsgd"] == by["downpour"] == {0.2, 0.05, 0.0125, 0.003125, 0.00078125}
+    names = {r.name for r in runs}
+    assert "c4-easgd-tau4-s0" in names and "c4-easgd-tau4-lr0.05-s1" in names   # lr 0.2 keeps its old name
+    assert len(runs) == 2 * sum(len(v) for v in by.values())
+
+
+def _c4_grid(root, swap_downpour=False):
+    """Each method at two step sizes: the one with the LOWER training loss has the LOWER test accuracy
+    for easgd (so a selection on test accuracy would pick the other one)."""
+    spec = {  # method: {lr: (test_acc, train_loss)}
+        "downpour": {0.2: (0.10, 2.31), 0.0125: (0.80, 1.20)},
+        "easgd": {0.2: (0.85, 1.00), 0.05: (0.88, 1.10)},
+        "eamsgd": {0.2: (0.10, 2.31), 0.003125: (0.84, 1.05)},
+        "lsgd": {0.2: (0.86, 0.95), 0.05: (0.70, 1.50)}}
+    for m, lrs in spec.items():
+        for lr, (a, lo) in lrs.items():
+            for sd in (0, 1):
+                fake(root, f"c4-{m}-lr{lr:g}-s{sd}", {"claim": "c4", "method": m, "tau": 4, "lr": lr}, sd,
+                     a + 0.004 * sd, train_loss=lo + 0.01 * sd)
+
+
+def test_claim4_selects_lr_by_training_loss_not_test_accuracy(results):
+    _c4_grid(results)
+    ev = cc.easgd_lsgd(Context())
+    sel = {m: ev.reported[f"selected_lr/{m}"] for m in ("downpour", "easgd", "eamsgd", "lsgd")}
+    assert sel == {"downpour": 0.0125, "easgd": 0.2, "eamsgd": 0.003125, "lsgd": 0.2}
+    assert ev.reported["train_loss/easgd/lr=0.05"] == pytest.approx(1.105)
+    # easgd at 0.2 (0.85, 0.854) vs downpour at 0.0125 (0.80, 0.804)
+    assert ev.measured["acc(easgd) - acc(downpour)"]["value"] == pytest.approx(0.05, abs=1e-12)
+    assert ev.regime["at_chance"] == [] and ev.verdict == "holds", ev.notes
+
+
+@pytest.mark.parametrize("control", ["elastic_equals_downpour", "mirrored"])
+def test_claim4_controls_flip_with_a_grid(results, control):
+    from verify.catalog import load
+    _c4_grid(results)
+    c = load()["cifar.easgd_lsgd"]
+    assert c.run(Context()).verdict == "holds"
+    assert c.run(Context(control=control)).verdict != "holds"
+
+
+def test_select_lr_needs_every_seed():
+    rows = [{"method": "a", "lr": 0.1, "seed": 0, "train_loss": 1.0}, {"method": "a", "lr": 0.1, "seed": 1, "train_loss": 1.0},
+            {"method": "a", "lr": 0.01, "seed": 0, "train_loss": 0.1},            # one seed only: not a candidate
+            {"method": "b", "lr": 0.1, "seed": 0, "train_loss": float("nan")},  # diverged: +inf
+            {"method": "b", "lr": 0.01, "seed": 0, "train_loss": 2.0}]
+    keep, table = cc.select_lr(rows)
+    assert table["a"]["lr"] == 0.1 and table["b"]["lr"] == 0.01
+    assert sorted((r["method"], r["lr"]) for r in keep) == [("a", 0.1), ("a", 0.1), ("b", 0.01)]

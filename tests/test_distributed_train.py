@@ -1,5 +1,5 @@
-"""Issue 11, trainer on CPU/gloo: D-SGD training of a small CNN on a ring of K = 4 workers, run
-(a) in one process with the trainer's fused K-worker oracle (verify/train.py `build_oracle`) and
+"""The trainer on CPU/gloo: D-SGD training of a small CNN on a ring of K = 4 workers, run
+(a) in one process with the trainer's fused K-worker oracle (training/train.py `build_oracle`) and
 `dynamics.make('dsgd', ring(4))`, and (b) on 2 gloo processes over loopback, each holding 2
 workers with a native per-rank oracle (`dynamics.distributed.run(..., oracle_is_local=True)`),
 gives the same final (4, P) parameters to 1e-10 after 100 steps (float64).
@@ -39,7 +39,7 @@ CFG = train.Config(algo="dsgd", topology="ring", workers=K, batch=4, model="lene
 
 
 def _trainer_parts(rows=None):
-    """The trainer's construction (verify/train.py `train`) for the workers `rows` (default all):
+    """The trainer's construction (training/train.py `train`) for the workers `rows` (default all):
     x0 (K, P) (every worker starts from the same initial network, as in the trainer) and the
     oracle over those rows. Data, shards and the per-worker streams are always built for all K."""
     ds = train.load_data(CFG)
@@ -47,7 +47,7 @@ def _trainer_parts(rows=None):
     data = cifar.Augmented(ds, shards, CFG.batch, seed=CFG.seed, dtype=torch.float64, augment=CFG.augment)
     torch.manual_seed(CFG.seed)
     default = torch.get_default_dtype()   # conftest sets float64; spawned ranks do not load it
-    torch.set_default_dtype(torch.float32)  # as `python -m verify.train`: float32 init, cast below
+    torch.set_default_dtype(torch.float32)  # as `python -m training`: float32 init, cast below
     try:
         net = models.build(CFG.model, len(ds.classes), CFG.width, CFG.norm, image_size=ds.x_train.shape[1])
     finally:

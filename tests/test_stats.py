@@ -124,3 +124,40 @@ def test_bootstrap_ci_covers_mean():
     assert v["ci_low"] < 1.0 < v["ci_high"]
     t = S.mean_ci(x)
     assert v["ci_high"] - v["ci_low"] == pytest.approx(t["ci_high"] - t["ci_low"], rel=0.2)
+
+
+def test_contrast_matches_pooled_t_by_hand():
+    rng = np.random.default_rng(5)
+    cells = {"a": rng.normal(1.0, 0.3, 4), "b": rng.normal(0.5, 0.3, 3), "c": rng.normal(0.0, 0.3, 5)}
+    w = {"a": 1.0, "b": -0.5, "c": -0.5}
+    # by hand: pooled variance over all three cells, df = (4-1)+(3-1)+(5-1) = 9
+    ss = sum(((v - v.mean()) ** 2).sum() for v in cells.values())
+    df = 9
+    est = cells["a"].mean() - 0.5 * cells["b"].mean() - 0.5 * cells["c"].mean()
+    se = math.sqrt(ss / df * (1 / 4 + 0.25 / 3 + 0.25 / 5))
+    lo, hi = sst.t.interval(0.95, df, loc=est, scale=se)
+    v = S.contrast(cells, w, pool=["a", "b", "c"])
+    assert v["df"] == df
+    assert v["value"] == pytest.approx(est, rel=1e-12)
+    assert v["se"] == pytest.approx(se, rel=1e-12)
+    assert (v["ci_low"], v["ci_high"]) == pytest.approx((lo, hi), rel=1e-12)
+
+
+def test_contrast_two_cells_equals_pooled_two_sample_t():
+    # mean(a) - mean(b), pooled over a and b only = the equal-variance two-sample t interval
+    a, b = np.array([0.31, 0.35, 0.30]), np.array([0.25, 0.22])
+    v = S.contrast({"a": a, "b": b, "z": [9.0, -9.0]}, {"a": 1, "b": -1})
+    res = sst.ttest_ind(a, b, equal_var=True)
+    d = a.mean() - b.mean()
+    assert v["df"] == 3 and d / v["se"] == pytest.approx(res.statistic, rel=1e-12)
+    ci = res.confidence_interval(0.95)
+    assert (v["ci_low"], v["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-12)
+
+
+def test_contrast_single_values_and_bad_input():
+    v = S.contrast({"a": [1.0], "b": [0.5]}, {"a": 1, "b": -1})
+    assert v == {"value": 0.5, "df": 0}
+    with pytest.raises(ValueError, match="cell 'b'"):
+        S.contrast({"a": [1.0, 2.0]}, {"a": 1, "b": -1})
+    with pytest.raises(ValueError, match="level"):
+        S.contrast({"a": [1.0, 2.0]}, {"a": 1}, level=0)
