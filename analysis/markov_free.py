@@ -19,7 +19,7 @@ cells, ~Phi(-trunc) of the mass); here the 1-D probabilities are exact.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +30,7 @@ from scipy.special import ndtr
 from .kolmogorov import as_numpy_fn
 from .markov import ChainResult, _check, _inside, _refine, _richardson, _uniform
 
-__all__ = ["markov_chain_2d_free", "ChainOperator"]
+__all__ = ["ChainOperator", "markov_chain_2d_free"]
 
 _DIRECT_CELLS = 1200  # at or below: build P sparse and factorise it (coarsest level)
 
@@ -229,7 +229,7 @@ def _chain_2d_free(axes, mean_fn, s, absorbing, x0, second, n_survival, trunc, r
         for k in range(n_survival):
             surv[k, T] = v
             v = lev.apply_Q(v)
-    f = lambda u: float(RegularGridInterpolator((xa, ya), u.reshape(nx, ny))(x0[None])[0])  # noqa
+    f = lambda u: float(RegularGridInterpolator((xa, ya), u.reshape(nx, ny))(x0[None])[0])
     s_at = None if surv is None else np.array([f(u) for u in surv])
     return f(m), (f(m2) if second else None), s_at, ncell
 
@@ -260,9 +260,9 @@ def markov_chain_2d_free(x_grid, y_grid, eta: float, grad: Callable, s: float, a
     x0 = _inside(x0, [gx[0], gy[0]])
     if not callable(absorbing):
         raise ValueError("absorbing must be a callable points (n, 2) -> bool (n,)")
-    mean_fn = lambda p: p - eta * grad(p)  # noqa: E731
+    mean_fn = lambda p: p - eta * grad(p)
 
     def run(g, ns):
         return _chain_2d_free(g, mean_fn, s, absorbing, x0, second, ns, trunc, float(rtol), int(order))
-    ref = lambda g: tuple((_refine(*a), a[1] / 2) for a in g)  # noqa: E731
+    ref = lambda g: tuple((_refine(*a), a[1] / 2) for a in g)
     return _richardson(run, (gx, gy), ref, richardson, second, n_survival)

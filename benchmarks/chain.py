@@ -22,13 +22,13 @@ import os
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")   # oversubscribed BLAS threads cost ~10x on a shared box
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import datetime
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -44,8 +44,8 @@ def _one(kind, ratio, richardson, second):
 
     import numpy as np
     sys.path.insert(0, str(ROOT))
-    from landscapes import get
     from analysis.kolmogorov import as_numpy_fn
+    from landscapes import get
     land = get("double_well_2d")
     grad = as_numpy_fn(land.grad)
     s = float(np.sqrt(2 * ETA * DIFF))
@@ -66,8 +66,8 @@ def _one(kind, ratio, richardson, second):
         if kind == "sparse":
             from analysis.markov import markov_chain_2d as solve
         else:
-            from analysis.markov_free import markov_chain_2d_free as solve
             import analysis.markov_free as mf
+            from analysis.markov_free import markov_chain_2d_free as solve
             its = []
             orig = mf._Level.solve
 
@@ -92,7 +92,7 @@ def _one(kind, ratio, richardson, second):
 def run_row(kind, ratio, richardson, second, timeout):
     cmd = [sys.executable, __file__, "--one", kind, str(ratio), str(int(richardson)), str(int(second))]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
     except subprocess.TimeoutExpired:
         return {"kind": kind, "ratio": ratio, "richardson": richardson, "second": second,
                 "failed": f"over {timeout} s"}
@@ -107,7 +107,7 @@ def write_section(text):
     body = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     block = f"{BEGIN}\n{text.rstrip()}\n{END}"
     if BEGIN in body and END in body:
-        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.S)
+        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.DOTALL)
     else:
         body = body.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(body)
@@ -135,7 +135,7 @@ def main(argv=None):
                 ("free", 24.6, False, True), ("free", 12.3, True, True),
                 ("kolmogorov", 4, True, False), ("kolmogorov", 4, True, True),
                 ("kolmogorov", 8, True, False), ("kolmogorov", 8, True, True)]
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     when = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     rows = []
     for kind, ratio, rich, sec in plan:

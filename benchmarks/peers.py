@@ -32,17 +32,17 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=2")
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import datetime
+import math
+import platform
+import re
+import subprocess
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 LR, SIGMA, BATCH, BETA, EVERY = 0.05, 1.0, 1, 0.9, 20
 M1, S1, M2, S2 = -1.0, 0.25, 1.5, 0.75
@@ -61,9 +61,9 @@ def ring_W(K):
 
 
 CASES = {
-    "dsgd_dg": dict(algo="dsgd", K=16, d=1, land="dg"),
-    "dsgd_quad": dict(algo="dsgd", K=64, d=10, land="quad"),
-    "dsgdm_dg": dict(algo="dsgdm", K=16, d=1, land="dg"),
+    "dsgd_dg": {"algo": "dsgd", "K": 16, "d": 1, "land": "dg"},
+    "dsgd_quad": {"algo": "dsgd", "K": 64, "d": 10, "land": "quad"},
+    "dsgdm_dg": {"algo": "dsgdm", "K": 16, "d": 1, "land": "dg"},
 }
 
 
@@ -263,7 +263,7 @@ def run_numba(case, R, T, threads):
     K, d = case["K"], case["d"]
     nbr = np.array([[(i - 1) % K, i, (i + 1) % K] for i in range(K)], dtype=np.int64)
     wts = np.full((K, 3), 1 / 3)
-    args = lambda steps, out: (R, K, d, steps, EVERY, 0, 0 if case["algo"] == "dsgd" else 1,  # noqa: E731
+    args = lambda steps, out: (R, K, d, steps, EVERY, 0, 0 if case["algo"] == "dsgd" else 1,
                                0 if case["land"] == "dg" else 1, nbr, wts, HDIAG[:d].copy(), out)
     kern = _numba_kernel()
     t0 = time.perf_counter()
@@ -329,7 +329,7 @@ def write_section(text):
     body = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     block = f"{BEGIN}\n{text.rstrip()}\n{END}"
     if BEGIN in body and END in body:
-        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.S)
+        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.DOTALL)
     else:
         body = body.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(body)
@@ -349,10 +349,10 @@ def main(argv=None):
         a.replicas, a.steps, a.quad_steps = 256, 200, 100
     paths = {k: v for k, v in PATHS.items()
              if a.paths == "all" or any(s.strip().lower() in k.lower() for s in a.paths.split(","))}
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     when = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     rates = machine_rates()
-    lines = [f"## Peers (same workload, other implementations)\n",
+    lines = ["## Peers (same workload, other implementations)\n",
              f"Command: `.venv/bin/python benchmarks/peers.py{' --small' if a.small else ''}"
              f" --replicas {a.replicas} --steps {a.steps} --quad-steps {a.quad_steps}`, run {when}; "
              f"`uptime`: {load}; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
@@ -384,7 +384,7 @@ def main(argv=None):
                      "final mean consensus |")
         lines.append("|---|---|---|---|---|---|---|")
         for pname, wall, tc, rate, cons in rows:
-            vs = [f"{rate / ref[k]:.2f}x" if k in ref and ref[k] == ref[k] and rate == rate else "-"
+            vs = [f"{rate / ref[k]:.2f}x" if k in ref and math.isfinite(ref[k]) and math.isfinite(rate) else "-"
                   for k in ("jax", "numba")]
             cs = f"{cons:.4g}" if isinstance(cons, float) else cons
             lines.append(f"| {pname} | {wall:.2f} | {tc:.1f} | {rate:.3g} | {vs[0]} | {vs[1]} | {cs} |")

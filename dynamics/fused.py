@@ -29,7 +29,7 @@ import torch
 
 from landscapes.rng import _M32, _i32, _mix32_int, _to_i32
 
-__all__ = ["run_fused", "FusedResult", "compiler_available", "SUPPORTED"]
+__all__ = ["SUPPORTED", "FusedResult", "compiler_available", "run_fused"]
 
 SUPPORTED = ("dsgd", "dsgdm")
 

@@ -44,7 +44,7 @@ def test_mean_and_second_moment_agree_with_sparse(matrix_free):
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_richardson_and_survival_agree_with_sparse(matrix_free):
     xs, ys = grid(1.5, x_lo=-1.5, y_half=0.6)
-    kw = dict(richardson=True, second=False, n_survival=30)
+    kw = {"richardson": True, "second": False, "n_survival": 30}
     a = markov_chain_2d(xs, ys, ETA, grad, S, absorbing, (-1.0, 0.0), **kw)
     b = mf.markov_chain_2d_free(xs, ys, ETA, grad, S, absorbing, (-1.0, 0.0), **kw)
     assert b.info["cells_fine"] == a.info["cells_fine"]

@@ -60,7 +60,7 @@ def test_numba_peer_same_law_as_simulate(reference):
 
 
 def test_fused_path_eager_is_simulate(monkeypatch):
-    import dynamics.fused as fused
+    from dynamics import fused
     monkeypatch.setattr(fused, "compiler_available", lambda: False)
     a = peers.run_simulate(peers.CASES["dsgdm_dg"], 16, 40, 1)[2]
     b = peers.run_fused_path(peers.CASES["dsgdm_dg"], 16, 40, 1)[2]
