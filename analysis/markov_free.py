@@ -11,9 +11,13 @@ the m_i by Lagrange interpolation of `order` points per axis (a fixed sparse mat
 order^2 entries per row; F is smooth on the scale s, so the error is ~ (Delta/(q s))^order).
 Memory is O(cells + lattice), not O(cells (2 trunc s/Delta)^2) as for the sparse P.
 
-(I - Q) m = 1, (I - Q) m2 = 1 + 2 Q m and S(n) = Q^n 1 are solved by GMRES with a two-grid
-preconditioner (a direct solve of the same chain on a 2x-coarser grid, recursively, down to a
-grid small enough for the sparse direct solver), started from the coarse solution. Difference
+(I - Q) m = 1, (I - Q) m2 = 1 + 2 Q m are solved by GMRES with a two-grid preconditioner
+M^-1 r = P_c A_c^-1 R_c r + (r - P_c R_c r): A_c the sparse chain (window +-3 s) on a grid with
+cells c x c times larger (c the smallest factor giving <= 1200 cells), LU-factorised once,
+R_c block averaging, P_c piecewise-constant prolongation; started from P_c A_c^-1 R_c b.
+The metastable (slow) mode lives on the coarse grid, so GMRES needs ~12-15 iterations
+whatever the grid. S(n) = Q^n 1 by repeated matvecs. Grids of <= 1200 cells are solved
+directly (sparse LU, as analysis.markov). Difference
 with the sparse P: its rows are truncated to +-trunc*s (tails lumped into the window's end
 cells, ~Phi(-trunc) of the mass); here the 1-D probabilities are exact.
 """
