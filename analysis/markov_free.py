@@ -247,7 +247,7 @@ def markov_chain_2d_free(x_grid, y_grid, eta: float, grad: Callable, s: float, a
     `trunc` only shapes the coarsest (sparse, direct) level of the preconditioner; `rtol` is
     GMRES's relative residual; `order` the Lagrange points per axis of the interpolation.
     Memory ~ cells * (order^2 + 10) * 12 bytes; time ~ (GMRES iterations) x (two GEMMs of the
-    grid by the lattice). info adds 'iterations' (GMRES iterations per solve, finest grid).
+    grid by the lattice).
     """
     _check(eta, s)
     if callable(s):
