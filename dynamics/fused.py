@@ -129,7 +129,7 @@ def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0
               batch: int = 1, stream: int = 0, record_every: int = 20, block: int | None = None,
               compile: bool = True) -> FusedResult:
     """Run a registered 'dsgd'/'dsgdm' `method` on `landscape` with isotropic noise for R =
-    `replicas` replicas from x0 ((K, d) broadcast or (R, K, d)), recording the consensus distance
+    `replicas` replicas (an int R: ids 0..R-1, or a 1-D tensor of replica ids) from x0 ((K, d) broadcast or (R, K, d)), recording the consensus distance
     at steps 0, record_every, ..., like `simulate(..., record_every=record_every,
     recorders=('consensus',))` with `landscapes.noise.oracle(landscape, noise='isotropic',
     sigma=sigma, batch=batch, stream=stream)` (no stop, no divergence checks).
@@ -141,6 +141,13 @@ def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0
     top = method.topology
     if getattr(top, "period", 1) != 1:
         raise ValueError("method: the fused path needs a fixed topology (period 1)")
+    ids = None
+    if isinstance(replicas, torch.Tensor):
+        ids = replicas.to(torch.int64).reshape(-1)
+        if ids.numel() < 1 or replicas.ndim != 1:
+            raise ValueError(f"replicas must be an int >= 1 or a 1-D tensor of replica ids, got shape "
+                             f"{tuple(replicas.shape)}")
+        replicas = int(ids.numel())
     for nm, v in (("steps", steps), ("replicas", replicas), ("record_every", record_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if nm == "steps" else 1):
             raise ValueError(f"{nm} must be an integer >= {0 if nm == 'steps' else 1}, got {v!r}")
@@ -180,7 +187,8 @@ def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0
     mh = (n + 1) // 2
     i = torch.arange(mh, dtype=torch.int64)
     a, b = _to_i32((i * 0x165667B1) & _M32), _to_i32(i >> 16)
-    ids = torch.arange(R, dtype=torch.int64)
+    if ids is None:
+        ids = torch.arange(R, dtype=torch.int64)
     idc = _to_i32((ids * 0x27D4EB2F) & _M32).view(R, 1)
     x = x0.clone()
     m = torch.zeros_like(x)

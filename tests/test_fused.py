@@ -57,6 +57,11 @@ def test_replica_path_depends_on_seed_and_id_only():
     _, big = _pair("dsgd", R=7, T=20)
     _, small = _pair("dsgd", R=3, T=20)
     assert torch.equal(big.x[:3], small.x)
+    meth = dynamics.make("dsgd", ring(8), lr=0.05)
+    x0 = torch.linspace(-1.2, -0.8, 8, dtype=torch.float64).reshape(8, 1)
+    sub = fused.run_fused(meth, LAND, x0, 20, replicas=torch.tensor([5, 2]), seed=3, sigma=1.0, batch=2,
+                          record_every=10, compile=False)
+    assert torch.equal(sub.x, big.x[[5, 2]])
     _, other = _pair("dsgd", R=3, T=20, seed=4)
     assert not torch.equal(other.x, small.x)
 
