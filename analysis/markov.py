@@ -194,15 +194,28 @@ def markov_chain_1d(x_grid, eta: float, grad: Callable, s, absorbing, x0: float,
 
 def markov_chain_2d(x_grid, y_grid, eta: float, grad: Callable, s: float, absorbing: Callable,
                     x0, *, richardson: bool = True, second: bool = False, n_survival: int = 0,
-                    trunc: float = 6.0) -> ChainResult:
+                    trunc: float = 6.0, solver: str = "auto") -> ChainResult:
     """2-D centralised chain, isotropic noise: P = product of 1-D CDF differences (§2).
 
     grad(points (n, 2)) -> (n, 2); absorbing(points (n, 2)) -> bool (n,) on cell centres.
-    Sparse, each row truncated to +-trunc*s per axis (tails lumped into the window's end
-    cells). Cost ~ cells * (2 trunc s / Delta)^2 nonzeros: coarse grids plus Richardson.
+    solver 'sparse': P stored, each row truncated to +-trunc*s per axis (tails lumped into the
+    window's end cells), cost ~ cells * (2 trunc s / Delta)^2 nonzeros; 'free': the matrix-free
+    operator of `analysis.markov_free` (Gaussian smoothing read at the drifted means, Krylov
+    solve), same result to ~1e-9; 'auto': sparse while the finest grid's P has at most
+    SPARSE_NNZ_MAX nonzeros, free beyond.
     """
+    if solver not in ("auto", "sparse", "free"):
+        raise ValueError(f"solver must be 'auto', 'sparse' or 'free', got {solver!r}")
     _check(eta, s)
     gx, gy = _uniform(x_grid, "x_grid"), _uniform(y_grid, "y_grid")
+    if solver == "auto":
+        cells = gx[0].size * gy[0].size * (4 if richardson else 1)
+        d = min(gx[1], gy[1]) / (2 if richardson else 1)
+        solver = "free" if cells * (2 * trunc * s / d + 3) ** 2 > SPARSE_NNZ_MAX else "sparse"
+    if solver == "free":
+        from .markov_free import markov_chain_2d_free
+        return markov_chain_2d_free(x_grid, y_grid, eta, grad, s, absorbing, x0, richardson=richardson,
+                                    second=second, n_survival=n_survival, trunc=trunc)
     grad = as_numpy_fn(grad)
     if np.size(x0) != 2:
         raise ValueError(f"x0 must be a point (x, y), got {x0!r}")
@@ -213,6 +226,9 @@ def markov_chain_2d(x_grid, y_grid, eta: float, grad: Callable, s: float, absorb
         return _chain_2d(g, mean_fn, (s, s), absorbing, x0, second, ns, trunc)
     ref = lambda g: tuple((_refine(*a), a[1] / 2) for a in g)  # noqa: E731
     return _richardson(run, (gx, gy), ref, richardson, second, n_survival)
+
+
+SPARSE_NNZ_MAX = 2e7   # ~0.5 GB of CSR entries: beyond it markov_chain_2d goes matrix-free
 
 
 def _perron(W):

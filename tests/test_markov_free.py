@@ -100,3 +100,23 @@ def test_bad_input():
         mf.markov_chain_2d_free(xs, ys, ETA, grad, S, absorbing, (-1.0, 0.0), order=1)
     with pytest.raises(ValueError, match="absorbing"):
         mf.markov_chain_2d_free(xs, ys, ETA, grad, S, lambda p: p[:, 0] > 9, (-1.0, 0.0))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_markov_chain_2d_dispatches_by_size(monkeypatch, matrix_free):
+    """solver='auto' keeps grids whose P fits SPARSE_NNZ_MAX sparse and sends larger ones
+    matrix-free; the two answers agree to solver tolerance; a bad solver name is refused."""
+    import analysis.markov as M
+    calls = []
+    real = mf.markov_chain_2d_free
+    monkeypatch.setattr(mf, "markov_chain_2d_free", lambda *a, **k: calls.append(1) or real(*a, **k))
+    xs, ys = grid(2.5)
+    monkeypatch.setattr(M, "SPARSE_NNZ_MAX", float("inf"))
+    a = M.markov_chain_2d(xs, ys, ETA, grad, S, absorbing, (-1.0, 0.0), richardson=False)
+    assert calls == []
+    monkeypatch.setattr(M, "SPARSE_NNZ_MAX", 0.0)
+    b = M.markov_chain_2d(xs, ys, ETA, grad, S, absorbing, (-1.0, 0.0), richardson=False)
+    assert calls == [1]
+    assert b.mean == pytest.approx(a.mean, rel=1e-6)
+    with pytest.raises(ValueError, match="solver"):
+        M.markov_chain_2d(xs, ys, ETA, grad, S, absorbing, (-1.0, 0.0), solver="dense")
