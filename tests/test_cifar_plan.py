@@ -291,7 +291,7 @@ def test_cpu_c4_grid_names_and_lrs():
     for r in runs:
         by.setdefault(r.labels["method"], set()).add(float(r.flag("lr")))
         assert float(r.flag("lr")) == r.labels["lr"]
-    assert by["easgd"] == {0.2, 0.05, 0.0125}
+    assert by["easgd"] == by["lsgd"] == by["localsgd"] == {0.4, 0.2, 0.05, 0.0125}
     assert by["eamsgd"] == by["downpour"] == {0.2, 0.05, 0.0125, 0.003125, 0.00078125}
     names = {r.name for r in runs}
     assert "c4-easgd-tau4-s0" in names and "c4-easgd-tau4-lr0.05-s1" in names   # lr 0.2 keeps its old name

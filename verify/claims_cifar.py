@@ -457,7 +457,8 @@ def judge_momentum_tracking(rows, profile: str = "gpu") -> Evidence:
     predicted="acc(EASGD) − acc(DOWNPOUR) > 0 and acc(EAMSGD) − acc(DOWNPOUR) > 0; "
               "acc(LSGD) − acc(EASGD) ≥ −1 pt for one leader and for several local leaders",
     measured="final test accuracy of the reported model (center / leader / average), each method at its own "
-             "step size from a grid (CPU: 0.2, 0.05, 0.0125; EAMSGD and DOWNPOUR also 0.003125, 0.00078125) "
+             "step size from a grid (CPU: 0.2, 0.05, 0.0125; EAMSGD and DOWNPOUR also 0.003125, 0.00078125, "
+             "the others 0.4) "
              "chosen by the lowest mean final TRAINING loss, never the test accuracy (the papers tune η per "
              "method); bytes sent = comm·P·4·steps; mean consensus distance; 2 seeds; 95% intervals pooled "
              "over the methods",
@@ -470,6 +471,7 @@ def judge_momentum_tracking(rows, profile: str = "gpu") -> Evidence:
 )
 def easgd_lsgd(ctx) -> Evidence:
     rows, profile = recorded_rows("c4")
+    names = [r["run"] for r in rows]
     rows, selection = select_lr(rows)         # on training loss; the controls act on the selected runs
     if ctx.sabotaged("elastic_equals_downpour"):
         lsgd = with_values_of(rows, C4_LEADERS, "easgd")
@@ -480,7 +482,7 @@ def easgd_lsgd(ctx) -> Evidence:
     if ctx.sabotaged("mirrored"):
         rows = with_values_of(with_values_of(rows, C4_LEADERS, "easgd", how="mirror"), C4_ELASTIC, "downpour",
                               how="mirror")
-    return judge_easgd_lsgd(rows, profile, selection)
+    return judge_easgd_lsgd(rows, profile, selection, names)
 
 
 def _loss(r) -> float:
@@ -507,11 +509,13 @@ def select_lr(rows) -> tuple[list[dict], dict]:
     return keep, table
 
 
-def judge_easgd_lsgd(rows, profile: str = "gpu", selection: dict | None = None) -> Evidence:
+def judge_easgd_lsgd(rows, profile: str = "gpu", selection: dict | None = None, recorded=None) -> Evidence:
     """`rows` at several step sizes per method are first reduced by `select_lr` (training loss);
-    `selection`, when given, is the table of an earlier selection (reported, not re-applied)."""
+    `selection`, when given, is the table of an earlier selection (reported, not re-applied) and
+    `recorded` the run names it chose from (for the count of planned runs not recorded)."""
     if not rows:
         return _nothing("c4", {"profile": profile})
+    recorded = [r["run"] for r in rows] if recorded is None else list(recorded)
     rows, table = select_lr(rows)
     selection = selection or table
     regime = scale_of(rows, profile)
@@ -530,6 +534,11 @@ def judge_easgd_lsgd(rows, profile: str = "gpu", selection: dict | None = None) 
                              "images, posthoc.json) over its seeds; test accuracy not used")
     regime["selected_lr"] = {m: selection[m]["lr"] for m in sorted(selection)}
     meas, verdicts, notes, predicted = {}, [], [], {}
+    edge = sorted(m for m, t in selection.items() if len(t["train_loss"]) > 1
+                  and f"{t['lr']:g}" in (min(t["train_loss"], key=float), max(t["train_loss"], key=float)))
+    if edge:
+        notes.append(f"selected step size at the edge of its grid for {', '.join(edge)} (a larger/smaller one "
+                     f"might train better)")
     at_chance = sorted(m for m, v in acc.items() if max(v) <= 0.1 + CHANCE_MARGIN)
     regime["at_chance"] = at_chance
     if at_chance:
@@ -556,9 +565,10 @@ def judge_easgd_lsgd(rows, profile: str = "gpu", selection: dict | None = None) 
     if "localsgd" in acc and "downpour" in acc:
         reported["acc(localsgd) - acc(downpour)"] = _v(contrast(acc, {"localsgd": 1, "downpour": -1}, pool=list(acc)))
     verdict = combine(verdicts or ["inconclusive"])
-    miss = _missing(rows, "c4", profile)
+    miss = _missing([{"run": n} for n in recorded], "c4", profile)
     if miss:
         notes.append(f"{len(miss)} planned run(s) not recorded")
+    regime["runs_recorded"] = len(recorded)
     headline = [k for k in ("acc(easgd) - acc(downpour)", "acc(lsgd) - acc(easgd)") if k in meas]
     finding = (f"{scale_text(regime)}, step size per method by training loss: "
                + ", ".join(f"{m} {np.mean(v) * 100:.1f}% (lr {selection[m]['lr']:g})" if m in selection
