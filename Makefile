@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: venv test test-all report figs report-screenshot bench clean
+.PHONY: venv test test-all report scorecard figs report-screenshot bench bench-peers clean
 
 $(VENV)/.done: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,14 @@ test-all: venv
 # claims -> claims.json (with each claim's data) -> figures drawn from it -> report with figures
 report: venv
 	$(VPY) -m verify --quick --out runs/latest-quick
+	$(VPY) -m verify scorecard --quick --out runs/latest-quick/scorecard
 	$(VPY) -m paper_figs all --from runs/latest-quick
+
+# every registered algorithm (and plug-ins: PLUGIN=mypkg.mymod) through the property checks
+SC_OUT ?= runs/scorecard
+scorecard: venv
+	$(VPY) -m verify scorecard --quick $(if $(PLUGIN),--plugin $(PLUGIN)) --out $(SC_OUT)
+	$(VPY) -m paper_figs.scorecard $(SC_OUT)
 
 # the figures of an existing run folder again (RUN=...), report re-written
 RUN ?= runs/latest-quick
@@ -39,6 +46,12 @@ report-screenshot: venv
 
 bench: venv
 	$(VPY) benchmarks/simulator.py
+
+# the simulator against numpy, JAX and numba, and the exact chains (peers in the `bench` extra)
+bench-peers: venv
+	$(VPY) -m pip install -q -e ".[bench]"
+	$(VPY) benchmarks/peers.py --write
+	$(VPY) benchmarks/chain.py --write
 
 clean:
 	rm -rf $(VENV) runs figs .hypothesis

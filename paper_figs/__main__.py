@@ -103,6 +103,24 @@ def report_figures(made: dict, mods: dict, run_dir: Path) -> dict:
     return out
 
 
+def scorecard_figures(run_dir: Path, out: Path) -> list[dict]:
+    """The scorecard figure, drawn from RUN_DIR/scorecard/scorecard.json when a scorecard was run
+    into the run folder (`python -m verify scorecard --out RUN_DIR/scorecard`)."""
+    src = Path(run_dir) / "scorecard" / "scorecard.json"
+    if not src.is_file():
+        return []
+    import json
+    from .scorecard import render as render_scorecard
+    table = json.loads(src.read_text())
+    paths = [p for p in render_scorecard(table, out) if Path(p).suffix == ".png"]
+    print(f"scorecard: {', '.join(Path(p).name for p in paths)} (from {src})", flush=True)
+    md = Path(run_dir) / "scorecard" / "scorecard.md"
+    cap = ("Scorecard: every registered algorithm through the property checks on fixed problems "
+           f"(table: {os.path.relpath(md, run_dir)})")
+    return [{"path": Path(os.path.relpath(Path(p).resolve(), Path(run_dir).resolve())).as_posix(),
+             "name": "scorecard", "caption": cap, "claims": []} for p in paths]
+
+
 def main(argv: list[str] | None = None, figures: dict | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m paper_figs", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", default=[], help="figure names, or 'all' (default)")
@@ -169,8 +187,9 @@ def main(argv: list[str] | None = None, figures: dict | None = None) -> int:
     if args.run_dir is not None:
         from verify.report import write_reports
         interrupted = any(m["id"] not in evidence for m in metas)
-        md, ht = write_reports(args.run_dir, interrupted=interrupted,
-                               figures=report_figures(made, mods, args.run_dir))
+        figs = report_figures(made, mods, args.run_dir)
+        figs.setdefault("", []).extend(scorecard_figures(args.run_dir, out))
+        md, ht = write_reports(args.run_dir, interrupted=interrupted, figures=figs)
         print(f"report: {md}, {ht}")
     return 1 if failed else 0
 
