@@ -16,7 +16,7 @@ reported model (plain cross-entropy, eval mode, no augmentation, on POSTHOC_TRAI
 training images; Cao et al.'s optimisation error), the parameter count P, and the bytes sent per
 step, comm·P·4 (float32 vectors; `dynamics.Method.comm` = vectors sent per step by all workers).
 
-Estimates (seconds on the lent H100) come from /work/shared/PERF.md: grouped 16-worker ResNet-18
+Estimates (seconds on an H100) come from speed anchors measured there (docs/gpu_runbook.md): grouped 16-worker ResNet-18
 trains at ~33k img/s at 16 × 64 and ~50k img/s at 16 × 512; "a single ResNet-20 is launch-bound
 (same img/s as ResNet-18)", so ResNet-20 gets the ResNet-18 rates. LeNet has no anchor: it is
 taken as launch-bound at STEP_FLOOR_S per step. `list --results DIR` re-estimates from the
@@ -49,7 +49,7 @@ CPU_RESULTS_SUBDIR = "cifar-cpu"  # CPU recordings: results/cifar-cpu/<run>/
 DATASET_NAME = "CIFAR-10 JPEG q75 (cifar10-jpeg)"
 FILES = ("config.json", "metrics.jsonl", "summary.json", "posthoc.json", "plan.json", "env.json")
 
-# img/s of the K-wide grouped network on the H100 by (model, per-worker batch): PERF.md anchors.
+# img/s of the K-wide grouped network on the H100 by (model, per-worker batch): the H100 speed anchors.
 RATES = {("resnet18", 64): 33_000, ("resnet18", 512): 50_000,
          ("resnet20", 64): 33_000, ("resnet20", 128): 40_000, ("resnet20", 512): 50_000}
 
@@ -151,7 +151,7 @@ SEEDS = (0, 1)
 
 
 def calls() -> list[Call]:
-    """The calls in the order the GPU session should run them (each ≤ CALL_BUDGET_S estimated)."""
+    """The calls in the order a GPU machine should run them (each ≤ CALL_BUDGET_S estimated)."""
     out = [Call(f"c1-s{s}", "cifar.dsgd_vs_csgd_batch",
                 tuple(c1_run(m, b, s) for b in (1024, 8192) for m in C1_METHODS),
                 f"claims 1-2, total batch 1024 and 8192, seed {s}") for s in SEEDS]
@@ -322,7 +322,7 @@ def all_runs(profile: str = "gpu") -> list[Run]:
 def estimate_run(run: Run, rates: dict | None = None) -> float:
     """GPU seconds: PER_RUN_S + steps · max(STEP_FLOOR_S, K·B / img/s) + evaluations · max(EVAL_FLOOR_S,
     10⁴(K+1)/(3·img/s)) (+ FLATNESS_S
-    when the Hessian is measured); img/s from `rates` (measured) or RATES (PERF.md)."""
+    when the Hessian is measured); img/s from `rates` (measured) or RATES (the H100 anchors)."""
     steps, K, B = int(run.flag("steps")), int(run.flag("workers")), int(run.flag("batch"))
     model = run.flag("model")
     ips = (rates or {}).get((model, K, B)) or RATES.get((model, B))

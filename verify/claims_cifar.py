@@ -124,9 +124,27 @@ def scale_text(s: dict) -> str:
             f"images ({j(s['image_size'])} px), {s['runs']} runs")
 
 
+def _portable(cmd: str) -> str:
+    """A recorded command with machine-specific paths made portable: a path inside the
+    repository relative to its root, any other absolute path (the data archive) cut to its
+    file name — the command as a reader can run it, not where it ran."""
+    import os
+    import re
+
+    from .claims import REPO_ROOT
+    root = str(REPO_ROOT)
+
+    def fix(m):
+        path = m.group(2)
+        if path == root or path.startswith(root + os.sep):
+            return m.group(1) + (os.path.relpath(path, root) or ".")
+        return m.group(1) + os.path.basename(path.rstrip("/"))
+    return re.sub(r"(--(?:data|out)[ =])(/\S+)", fix, cmd)
+
+
 def _source(rows, profile) -> dict:
     dates = sorted(r["date"] for r in rows if r.get("date"))
-    cmds = sorted({r["command"] for r in rows if r.get("command")})
+    cmds = sorted({_portable(r["command"]) for r in rows if r.get("command")})
     return {"machine": ", ".join(sorted({str(r.get("machine")) for r in rows})),
             "date": f"{dates[0]} .. {dates[-1]}" if dates else "unknown",
             "command": "; ".join(cmds[:4]) + (f" (+{len(cmds) - 4} more)" if len(cmds) > 4 else ""),
