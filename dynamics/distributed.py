@@ -364,12 +364,24 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
     rng = Streams(seed, R if replicas is None else replicas)
     orc = oracle if oracle_is_local else local_oracle(oracle, dtop)
     lo, hi = dtop.rows[0], dtop.rows[-1] + 1
+    from .simulate import consensus_distance, describe_oracle
     config = dict(algo=name, hp=m.hp, topology=dtop.name, K=K, d=d, replicas=R, steps=steps, seed=seed,
-                  world=world, dtype=str(x0.dtype), checkpoint_every=checkpoint_every, timeout=timeout)
+                  world=world, dtype=str(x0.dtype), checkpoint_every=checkpoint_every, timeout=timeout,
+                  oracle=describe_oracle(oracle))
+    prob = getattr(oracle, "problem", None) or getattr(oracle, "landscape", None)
+    objective = getattr(prob, "f", None)   # f of the reported model, when the oracle knows its problem
 
     out = Path(out) if out is not None else None
     ckdir = out / "ckpt" if out is not None else None
     start = 0
+    if out is not None and runfolder.is_complete(out):
+        stored = runfolder.read_json(out / "config.json", "distributed run config") \
+            if (out / "config.json").exists() else {}
+        # the number of processes does not change the result (same row order): not compared
+        runfolder.check_resume(stored, config, f"the finished distributed run in {out}",
+                               ignore=("timeout", "checkpoint_every", "world"))
+        raise ValueError(f"out: the run in {out} is already finished (summary.json complete); "
+                         "its summary is kept — choose another --out to run again")
     if resume and ckdir is not None and _latest(ckdir) is not None:
         stored = runfolder.read_json(out / "config.json", "distributed run config") \
             if (out / "config.json").exists() else {}
@@ -421,8 +433,15 @@ def run(name: str, topology, oracle, x0: torch.Tensor, steps: int, *, hp: dict |
                 if rank == 0:
                     runfolder.write_text(ckdir / "LATEST", str(t + 1))
                 log(f"checkpoint at step {t + 1}")
-            if rank == 0 and out is not None and log_every and (t + 1) % log_every == 0:
-                runfolder.append_jsonl(out / "metrics.jsonl", dict(step=t + 1, bytes_sent_rank0=dtop.bytes_sent))
+            if out is not None and log_every and (t + 1) % log_every == 0:
+                # collectives: every rank takes part, rank 0 writes
+                xs, w = dtop.all_rows(state.x), m.model(state)
+                rec = dict(step=t + 1, bytes_sent_rank0=dtop.bytes_sent,
+                           consensus=float(consensus_distance(xs).mean()))
+                if objective is not None:
+                    rec["loss_model"] = float(objective(w).mean())
+                if rank == 0:
+                    runfolder.append_jsonl(out / "metrics.jsonl", rec)
     except PeerFailure as e:
         log(f"PeerFailure: {e}")
         raise

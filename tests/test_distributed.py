@@ -4,6 +4,7 @@ counts of W; a dead or hanging rank gives PeerFailure on the others within the t
 restart from the checkpoint reaches the uninterrupted final iterate."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -188,3 +189,45 @@ def test_dist_topology_validation():
     assert dt.rho == pytest.approx(T.ring(4).rho) and dt.period == 1
     with pytest.raises(ValueError, match="single-process"):
         dynamics.make("easgd_rr", dt, lr=0.1)
+
+
+def test_run_folder_records_what_was_optimised_and_a_finished_run_is_kept(tmp_path):
+    """metrics.jsonl holds the consensus distance and the reported model's loss at every log
+    step (checked against the single-process reference at the last step); config.json names the
+    oracle's problem and noise; running the finished folder again is refused and its summary is
+    untouched."""
+    run = tmp_path / "run"
+    kw = dict(out=str(run), log_every=STEPS)
+    res = _spawn(2, {"a": ("dsgd", "ring", dict(lr=0.05), kw)}, tmp_path)
+    assert "error" not in res[0]["a"]
+    recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [STEPS]
+    x = _reference("dsgd", "ring", dict(lr=0.05))
+    xbar = x.mean(-2, keepdim=True)
+    assert recs[-1]["consensus"] == pytest.approx(float(((x - xbar) ** 2).sum(-1).mean()), rel=1e-12)
+    f = _problem().problem.f
+    assert recs[-1]["loss_model"] == pytest.approx(float(f(x.mean(-2)).mean()), rel=1e-12)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["oracle"]["noise"] == "isotropic" and cfg["oracle"]["sigma"] == 0.3
+    before = (run / "summary.json").read_text()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_rerun_worker, args=(_free_port(), str(run), q))
+    p.start()
+    msg = q.get(timeout=60)
+    p.join(10)
+    assert "already finished" in msg
+    assert (run / "summary.json").read_text() == before
+
+
+def _rerun_worker(port, out, q):
+    """One process runs the same configuration into a finished folder and reports the error."""
+    from dynamics import distributed as Dd
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1")
+    Dd.init("gloo", 20.0)
+    try:
+        Dd.run("dsgd", _top("ring"), _problem(), _x0(), STEPS, hp=dict(lr=0.05), seed=SEED, timeout=20.0,
+               out=out, log_every=STEPS)
+        q.put("ran again")
+    except ValueError as e:
+        q.put(str(e))
