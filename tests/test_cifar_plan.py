@@ -341,3 +341,12 @@ def test_select_lr_needs_every_seed():
     keep, table = cc.select_lr(rows)
     assert table["a"]["lr"] == 0.1 and table["b"]["lr"] == 0.01
     assert sorted((r["method"], r["lr"]) for r in keep) == [("a", 0.1), ("a", 0.1), ("b", 0.01)]
+
+
+def test_recorded_commands_are_shown_with_portable_paths():
+    from verify.claims import REPO_ROOT
+    from verify.claims_cifar import _portable
+    cmd = (f"python -m training.plan run c1 --data /somewhere/else/cifar10-jpeg.tar.gz "
+           f"--out {REPO_ROOT}/results/cifar-cpu; x --data ../outside/d.tar.gz --out=results/r")
+    assert _portable(cmd) == ("python -m training.plan run c1 --data cifar10-jpeg.tar.gz "
+                              "--out results/cifar-cpu; x --data d.tar.gz --out=results/r")

@@ -135,11 +135,11 @@ def _portable(cmd: str) -> str:
     root = str(REPO_ROOT)
 
     def fix(m):
-        path = m.group(2)
+        path = os.path.normpath(os.path.join(root, m.group(2)))   # relative paths: from the root
         if path == root or path.startswith(root + os.sep):
             return m.group(1) + (os.path.relpath(path, root) or ".")
         return m.group(1) + os.path.basename(path.rstrip("/"))
-    return re.sub(r"(--(?:data|out)[ =])(/\S+)", fix, cmd)
+    return re.sub(r"(--(?:data|out)[ =])(\S+)", fix, cmd)
 
 
 def _source(rows, profile) -> dict:
