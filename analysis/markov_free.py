@@ -32,7 +32,7 @@ from scipy.sparse.linalg import LinearOperator, gmres, splu
 from scipy.special import ndtr
 
 from .kolmogorov import as_numpy_fn
-from .markov import ChainResult, _check, _inside, _refine, _richardson, _uniform
+from .markov_grid import ChainResult, _check, _inside, _refine, _richardson, _uniform
 
 __all__ = ["ChainOperator", "markov_chain_2d_free"]
 
@@ -121,7 +121,7 @@ class ChainOperator:
 
 def _sparse_P(axes, means, s, trunc):
     """P of `analysis.markov` (rows truncated to +-trunc*s per axis), for the coarsest level."""
-    from .markov import _kernel_1d
+    from .markov_grid import _kernel_1d
     (xa, dx), (ya, dy) = axes
     n = means.shape[0]
     cx, px = _kernel_1d(xa, dx, means[:, 0], np.full(n, s), trunc)
