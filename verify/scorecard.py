@@ -2,8 +2,9 @@
 
 Every registered algorithm (`dynamics.names()`), plus the plug-ins' (verify/plugins.py, and the
 installed `decentlab.algorithms` entry points), through the property checks of
-analysis/properties.py on fixed problems. Writes scorecard.json, scorecard.md and
-scorecard.png/.pdf into the run folder (default runs/<time>-scorecard).
+analysis/properties.py on fixed problems. Writes scorecard.json and scorecard.md
+into the run folder (default runs/<time>-scorecard); `python -m paper_figs.scorecard DIR` draws
+scorecard.png/.pdf from the json (verify never imports paper_figs).
 
 Fixed problems (the same for every algorithm; seeds fixed):
   topology       ring of K = 8 workers (W = (I + shifts)/3, λ_min(W) = −1/3)
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs") / (time.strftime("%Y%m%d-%H%M%S") + "-scorecard")
     table = run(args.only, quick=args.quick, out=out, seed=args.seed)
     print(markdown(table))
-    print(f"run folder: {out}  (scorecard.json, scorecard.md, scorecard.png)")
+    print(f"run folder: {out}  (scorecard.json, scorecard.md; figure: python -m paper_figs.scorecard {out})")
     return 0
 
 
