@@ -214,5 +214,25 @@ def test_topology_claims_hold_with_two_jobs(tmp_path):
     assert ev["topology.spectral_gap_closed_forms"].measured["max_abs_error"] <= 1e-9
 
 
-def test_context_cuda_false_on_cpu():
-    assert not Context(device="cpu").cuda
+def test_every_card_has_its_claim_and_every_claim_its_card():
+    from verify import catalog
+    from verify.claims import cards
+    registered = {c.id for c in catalog.load()}
+    assert registered == set(cards())
+    assert len(registered) >= 38
+
+
+def test_claim_text_comes_from_its_card():
+    from verify import catalog
+    from verify.claims import card
+    c = catalog.load()["easgd.exploration"]
+    assert c.meta() == {**card("easgd.exploration"), "tags": list(c.tags)}
+    assert "exploration_removed" in c.controls
+
+
+def test_claim_without_card_refused():
+    from verify.claims import Registry
+    with pytest.raises(ValueError, match="no card"):
+        Registry().claim("nosuch.claim")
+    with pytest.raises(ValueError, match="id alone"):
+        Registry().claim("easgd.exploration", paper="x")

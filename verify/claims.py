@@ -153,18 +153,6 @@ class Context:
         sabotaged world: a broken algorithm, a perturbed prediction, a reversed premise)."""
         return self.control == name
 
-    @property
-    def full(self) -> bool:
-        return not self.quick
-
-    @property
-    def cuda(self) -> bool:
-        """True when the run was asked for CUDA and CUDA is available here."""
-        if not str(self.device).startswith("cuda"):
-            return False
-        import torch
-        return bool(torch.cuda.is_available())
-
     def figure(self, stem: str) -> Path:
         """Path for a figure file `stem` (e.g. 'gap.png') inside out_dir (created)."""
         Path(self.out_dir).mkdir(parents=True, exist_ok=True)
@@ -231,9 +219,16 @@ class Registry:
         self._claims[c.id] = c
         return c
 
-    def claim(self, **meta) -> Callable:
-        """Decorator: `@REGISTRY.claim(id=..., paper=..., ...)` on `def run(ctx) -> Evidence`.
-        Returns the function unchanged (so it stays picklable by reference)."""
+    def claim(self, cid: str | None = None, /, **meta) -> Callable:
+        """Decorator on `def run(ctx) -> Evidence`: `@REGISTRY.claim("prefix.name")` takes the
+        claim's text (paper, statement, predicted, measured, tolerance, tags, controls) from its
+        card in verify/cards/*.toml (`card`); `@REGISTRY.claim(id=..., paper=..., ...)` gives it
+        inline. Returns the function unchanged (so it stays picklable by reference)."""
+        if cid is not None:
+            if meta:
+                raise ValueError(f"claim {cid!r}: give the id alone (text from its card) or every field inline")
+            meta = card(cid)
+
         def deco(fn):
             self.add(Claim(run=fn, **meta))
             return fn
@@ -272,6 +267,32 @@ class Registry:
                 raise ValueError(f"unknown claim id or prefix {p!r}{self._hint(p)}; known ids: "
                                  f"{', '.join(self.ids()) or '(none)'}")
         return [c for c in self if any(c.id == p or c.id.startswith(p) for p in patterns)]
+
+
+CARDS = Path(__file__).resolve().parent / "cards"
+_CARDS: dict[str, dict] = {}
+
+
+def cards() -> dict[str, dict]:
+    """Every claim card: id -> {id, paper, statement, predicted, measured, tolerance,
+    tolerance_reason, tags, controls}, read once from verify/cards/*.toml (one file per claim
+    module, one table per claim, keyed by the claim id)."""
+    if not _CARDS:
+        import tomllib
+        for path in sorted(CARDS.glob("*.toml")):
+            for cid, table in tomllib.loads(path.read_text(encoding="utf-8")).items():
+                if cid in _CARDS:
+                    raise ValueError(f"claim card {cid!r} appears twice (second time in {path.name})")
+                _CARDS[cid] = {"id": cid, **table, "tags": tuple(table.get("tags", ()))}
+    return _CARDS
+
+
+def card(cid: str) -> dict:
+    """The card of claim `cid` (ValueError naming the id when verify/cards/ has none)."""
+    all_cards = cards()
+    if cid not in all_cards:
+        raise ValueError(f"claim {cid!r} has no card in verify/cards/*.toml")
+    return dict(all_cards[cid])
 
 
 REGISTRY = Registry()

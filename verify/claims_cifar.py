@@ -208,26 +208,7 @@ def shuffled(rows, quantity: str, seed: int = 0) -> list[dict]:
 
 # ------------------------------------------------------------------ claim 1
 
-@claim(
-    id="cifar.dsgd_vs_csgd_batch",
-    paper="Zhu et al., ICML 2023 (D-SGD and average-direction SAM); Cao et al. (D-SGD flatness)",
-    statement="With 16 workers, plain SGD and the linear scaling rule at a fixed epoch budget, D-SGD's "
-              "averaged model reaches a higher test accuracy than C-SGD at the large total batch, and "
-              "its advantage grows with the total batch.",
-    predicted="acc(D-SGD) − acc(C-SGD) > 0 at the large batch, and that advantage minus the one at the "
-              "small batch > 0, for the ring and the exponential graph",
-    measured="test accuracy of the averaged model; consensus distance Tr Ξ = (1/K)Σ‖x_k − x̄‖² over training; "
-             "Hessian λ_max / trace of the averaged model at the end; 2 seeds; 95% t-intervals with the "
-             "variance pooled over the (method, batch) cells",
-    tolerance="sign of a 95% interval",
-    tolerance_reason="two seeds per cell: the pooled interval is the honest noise level; an interval "
-                     "containing 0 is reported as within noise (inconclusive)",
-    tags=("gpu", "slow"),
-    controls={"dsgd_equals_csgd": "D-SGD rows carry the C-SGD accuracy of the same (batch, seed): "
-                                  "no advantage exists in the data the judge sees",
-              "dsgd_mirrored": "D-SGD accuracies mirrored about C-SGD's (2·C-SGD − D-SGD, same batch and "
-                               "seed): every advantage reversed"},
-)
+@claim("cifar.dsgd_vs_csgd_batch")
 def dsgd_vs_csgd_batch(ctx) -> Evidence:
     rows, profile = recorded_rows("c1")
     if ctx.sabotaged("dsgd_equals_csgd"):
@@ -306,23 +287,7 @@ def judge_dsgd_vs_csgd(rows, profile: str = "gpu") -> Evidence:
 
 # ------------------------------------------------------------------ claim 2
 
-@claim(
-    id="cifar.accuracy_flatness_error",
-    paper="Cao et al. (accuracy of D-SGD explained by flatness and optimisation error)",
-    statement="Across the C-SGD / D-SGD runs of claim 1, test accuracy is explained by flatness "
-              "(Hessian λ_max of the averaged model) and optimisation error (final training loss) "
-              "together, not by either alone.",
-    predicted="in acc ~ 1 + λ_max + train_loss both slopes are significant (p < 0.05) and the "
-              "leave-one-out RMSE is ≥ 5% below that of the better single-regressor fit",
-    measured="analysis.stats.ols of the three fits over every recorded claim-1 run (all methods, batches, "
-             "seeds): slopes, p-values, adjusted R², leave-one-out RMSE (PRESS); training loss post hoc "
-             "on fixed training images (eval mode, no augmentation)",
-    tolerance=LOO_GAIN,
-    tolerance_reason="a 5% LOO gain separates a real second regressor from one that fits noise at n ≈ 12",
-    tags=("gpu", "slow"),
-    controls={"flatness_shuffled": "λ_max values permuted across the runs: flatness carries no "
-                                   "information about the run it is attached to"},
-)
+@claim("cifar.accuracy_flatness_error")
 def accuracy_flatness_error(ctx) -> Evidence:
     rows, profile = recorded_rows("c1")
     if ctx.sabotaged("flatness_shuffled"):
@@ -379,24 +344,7 @@ def judge_flatness_error(rows, profile: str = "gpu") -> Evidence:
 
 # ------------------------------------------------------------------ claim 3
 
-@claim(
-    id="cifar.momentum_tracking_heterogeneity",
-    paper="Takezawa et al., 'Momentum Tracking', TMLR 2023",
-    statement="On a ring with k classes per worker, Momentum Tracking is more robust to heterogeneity "
-              "than DSGDm, QG-DSGDm and DecentLaM (its accuracy drops least from k = 10 to k = 2) and "
-              "reaches the best accuracy under strong heterogeneity (k = 2).",
-    predicted="acc(MT) − acc(b) > 0 at the smallest k and drop(b) − drop(MT) > 0 for every other "
-              "method b, drop = acc(largest k) − acc(smallest k)",
-    measured="test accuracy of the averaged model (at the best step size of the grid per (method, k) "
-             "when a grid was run); 2 seeds; 95% intervals pooled over the (method, k) cells",
-    tolerance="sign of a 95% interval",
-    tolerance_reason="two seeds; a grid's step size is chosen on the same test accuracy (as in the paper), "
-                     "which favours every method alike",
-    tags=("gpu", "slow"),
-    controls={"mt_equals_dsgdm": "Momentum Tracking rows carry the DSGDm accuracy of the same (k, seed): "
-                                 "MT has no edge in the data the judge sees",
-              "mt_mirrored": "Momentum Tracking accuracies mirrored about DSGDm's (same k, seed)"},
-)
+@claim("cifar.momentum_tracking_heterogeneity")
 def momentum_tracking_heterogeneity(ctx) -> Evidence:
     rows, profile = recorded_rows("c3")
     if ctx.sabotaged("mt_equals_dsgdm"):
@@ -467,26 +415,7 @@ def judge_momentum_tracking(rows, profile: str = "gpu") -> Evidence:
 
 # ------------------------------------------------------------------ claim 4
 
-@claim(
-    id="cifar.easgd_lsgd",
-    paper="Zhang, Choromanska & LeCun, NeurIPS 2015 (EASGD); Teng et al., 2019 (Leader SGD)",
-    statement="At equal communication period τ, EASGD and EAMSGD reach a higher test accuracy than "
-              "DOWNPOUR, and LSGD compares favourably with EASGD (matches or beats it).",
-    predicted="acc(EASGD) − acc(DOWNPOUR) > 0 and acc(EAMSGD) − acc(DOWNPOUR) > 0; "
-              "acc(LSGD) − acc(EASGD) ≥ −1 pt for one leader and for several local leaders",
-    measured="final test accuracy of the reported model (center / leader / average), each method at its own "
-             "step size from a grid (CPU: 0.2, 0.05, 0.0125; EAMSGD and DOWNPOUR also 0.003125, 0.00078125, "
-             "the others 0.4) "
-             "chosen by the lowest mean final TRAINING loss, never the test accuracy (the papers tune η per "
-             "method); bytes sent = comm·P·4·steps; mean consensus distance; 2 seeds; 95% intervals pooled "
-             "over the methods",
-    tolerance=MATCH_MARGIN,
-    tolerance_reason="'compares favourably' read as at most one accuracy point worse, on the 95% interval",
-    tags=("gpu", "slow"),
-    controls={"elastic_equals_downpour": "EASGD/EAMSGD rows carry DOWNPOUR's accuracy and LSGD rows 3 points "
-                                         "under EASGD's (same seed)",
-              "mirrored": "EASGD/EAMSGD accuracies mirrored about DOWNPOUR's, LSGD's about EASGD's"},
-)
+@claim("cifar.easgd_lsgd")
 def easgd_lsgd(ctx) -> Evidence:
     rows, profile = recorded_rows("c4")
     names = [r["run"] for r in rows]

@@ -18,7 +18,7 @@ from analysis import linear, sam, stats
 from dynamics import topology as T
 
 from . import sabotage
-from .claims import Evidence, claim, combine, compare, one_thread, value
+from .claims import Evidence, claim, combine, compare, value
 
 SIZES = {
     "quick": {"residual_cfg": 12, "cubics": 8, "trajectory": (32, 300), "batch": (48, 150, 300),
@@ -27,7 +27,6 @@ SIZES = {
              "gap": (192, 1000), "posterior": (192, 600, 3000), "flat": (1000, 4000), "smoothing": (96, 300, 2000)},
 }
 
-PAPER = "Zhu et al., 'Decentralized SGD and average-direction SAM are asymptotically equivalent', ICML 2023 (arXiv 2306.02913)"
 F64 = torch.float64
 BAND = 0.1  # relative equivalence band of simulation against a closed form
 
@@ -453,61 +452,44 @@ def _shape_stats(A, post):
 
 # ---------------------------------------------------------------- claims
 
-@claim(
-    id="dsgd_sam.residual_order",
-    paper=PAPER + "; docs/theory.md §4 (expansion, ICLR-2023 version; cubic/quartic statements derived)",
-    statement="(1/K) Σ_j ∇L(w_j) = ∇L(w_a) + ½∇Tr(H(w_a)Ξ) + O(‖δ‖³); exact for cubic L; for a 1-D quartic "
-              "the Gaussian smoothing gives L + ½L''ξ + ⅛L''''ξ² and the agent mean carries (1/6)L''''m₃.",
-    predicted="log–log slope 3 of the residual vs spread r; residual 0 on cubics; residual (1/6)L''''m₃ "
-              "(0 for symmetric configurations); E_{N(0,ξ)}L(w+ε) = L + ½L''ξ + ⅛L''''ξ²",
-    measured="slopes fitted per random configuration (quartic, Müller–Brown, Styblinski–Tang); max residual "
-             "on random cubics (d=3); quartic residual vs m₃; antithetic Monte Carlo of the smoothed loss",
-    tolerance="slope 3 ± 0.2 for every configuration; cubic ≤ 1e-10; m₃ relative 1e-8; smoothing: prediction "
-              "within the 4-SE interval",
-    tolerance_reason="r ranges are chosen where the r⁴ term is < 10% of the r³ one; the others are exact "
-                     "identities up to float64 round-off; 4 SE makes a false alarm ~6e-5",
-    tags=("synthetic",),
-    controls={"wrong_coefficient": "the predicted curvature term is ∇Tr(HΞ) instead of ½∇Tr(HΞ) "
-                                   "(sabotage.perturbed(½, 2)): the residual is O(r²) and nonzero on cubics"},
-)
+@claim("dsgd_sam.residual_order")
 def residual_order(ctx) -> Evidence:
     coef = sabotage.perturbed(0.5, 2.0) if ctx.sabotaged("wrong_coefficient") else 0.5
     sz = _size(ctx.quick)
-    with one_thread():
-        ex = experiment_residual(ctx.quick, ctx.seed, coef=coef)
-        pred, meas, verdicts, bad = {}, {}, [], []
-        for name, e in ex.items():
-            s = e["slopes"]
-            meas[f"slope/{name}"] = value(float(s.mean()), float(s.min()), float(s.max()))
-            pred[f"slope/{name}"] = 3.0
-            ok = abs(s.min() - 3) <= 0.2 and abs(s.max() - 3) <= 0.2
-            verdicts.append("holds" if ok else "fails")
-            if not ok:
-                bad.append(f"{name} (slopes {s.min():.2f}–{s.max():.2f})")
-        g = torch.Generator().manual_seed(ctx.seed + 1)
-        worst = 0.0
-        for k in range(sz["cubics"]):
-            cub = Cubic(3, ctx.seed + k)
-            x = 2.0 * torch.randn(8, 3, generator=g, dtype=F64)
-            worst = max(worst, float(_residual(cub, x, coef).abs().max()))
-        pred["cubic_max_residual"], meas["cubic_max_residual"] = 0.0, worst
-        verdicts.append(compare(0.0, worst, 1e-10))
-        q = landscapes.get("quartic")  # L'''' = 6
-        x = 0.7 + 0.3 * torch.randn(16, 6, 1, generator=g, dtype=F64)
-        m3 = (x - x.mean(-2, keepdim=True)).pow(3).mean(-2)
-        rel = float(((_residual(q, x, coef) - m3).abs() / m3.abs()).max())
-        half = 0.3 * torch.randn(16, 3, 1, generator=g, dtype=F64)
-        sym = 0.7 + torch.cat([half, -half], dim=-2)
-        sym_res = float(_residual(q, sym, coef).abs().max())
-        pred.update({"quartic_m3_rel_err": 0.0, "quartic_symmetric_residual": 0.0})
-        meas.update({"quartic_m3_rel_err": rel, "quartic_symmetric_residual": sym_res})
-        verdicts += [compare(0.0, rel, 1e-8), compare(0.0, sym_res, 1e-10)]
-        w, xi = torch.tensor([0.7], dtype=F64), 0.09
-        val, se = sam.sam_objective(q, w, torch.tensor([[xi]], dtype=F64), samples=2 ** 18, seed=ctx.seed)
-        expect = float(q.f(w) + 0.5 * q.hess(w)[0, 0] * xi + 6 / 8 * xi ** 2)
-        pred["smoothed_quartic"] = expect
-        meas["smoothed_quartic"] = value(float(val), float(val - 4 * se), float(val + 4 * se))
-        verdicts.append("holds" if abs(float(val) - expect) <= 4 * float(se) else "fails")
+    ex = experiment_residual(ctx.quick, ctx.seed, coef=coef)
+    pred, meas, verdicts, bad = {}, {}, [], []
+    for name, e in ex.items():
+        s = e["slopes"]
+        meas[f"slope/{name}"] = value(float(s.mean()), float(s.min()), float(s.max()))
+        pred[f"slope/{name}"] = 3.0
+        ok = abs(s.min() - 3) <= 0.2 and abs(s.max() - 3) <= 0.2
+        verdicts.append("holds" if ok else "fails")
+        if not ok:
+            bad.append(f"{name} (slopes {s.min():.2f}–{s.max():.2f})")
+    g = torch.Generator().manual_seed(ctx.seed + 1)
+    worst = 0.0
+    for k in range(sz["cubics"]):
+        cub = Cubic(3, ctx.seed + k)
+        x = 2.0 * torch.randn(8, 3, generator=g, dtype=F64)
+        worst = max(worst, float(_residual(cub, x, coef).abs().max()))
+    pred["cubic_max_residual"], meas["cubic_max_residual"] = 0.0, worst
+    verdicts.append(compare(0.0, worst, 1e-10))
+    q = landscapes.get("quartic")  # L'''' = 6
+    x = 0.7 + 0.3 * torch.randn(16, 6, 1, generator=g, dtype=F64)
+    m3 = (x - x.mean(-2, keepdim=True)).pow(3).mean(-2)
+    rel = float(((_residual(q, x, coef) - m3).abs() / m3.abs()).max())
+    half = 0.3 * torch.randn(16, 3, 1, generator=g, dtype=F64)
+    sym = 0.7 + torch.cat([half, -half], dim=-2)
+    sym_res = float(_residual(q, sym, coef).abs().max())
+    pred.update({"quartic_m3_rel_err": 0.0, "quartic_symmetric_residual": 0.0})
+    meas.update({"quartic_m3_rel_err": rel, "quartic_symmetric_residual": sym_res})
+    verdicts += [compare(0.0, rel, 1e-8), compare(0.0, sym_res, 1e-10)]
+    w, xi = torch.tensor([0.7], dtype=F64), 0.09
+    val, se = sam.sam_objective(q, w, torch.tensor([[xi]], dtype=F64), samples=2 ** 18, seed=ctx.seed)
+    expect = float(q.f(w) + 0.5 * q.hess(w)[0, 0] * xi + 6 / 8 * xi ** 2)
+    pred["smoothed_quartic"] = expect
+    meas["smoothed_quartic"] = value(float(val), float(val - 4 * se), float(val + 4 * se))
+    verdicts.append("holds" if abs(float(val) - expect) <= 4 * float(se) else "fails")
     v = combine(verdicts)
     slopes = ", ".join(f"{n} {e['slopes'].min():.3f}–{e['slopes'].max():.3f}" for n, e in ex.items())
     finding = (f"Residual slopes (min–max over {sz['residual_cfg']} configurations): {slopes}"
@@ -523,26 +505,7 @@ def residual_order(ctx) -> Evidence:
                     notes="slope intervals are [min, max] over configurations", data={"residual": data})
 
 
-@claim(
-    id="dsgd_sam.trajectory_equivalence",
-    paper=PAPER + ", main theorem (docs/theory.md §4)",
-    statement="E[w_a(t+1)] = w_a(t) − η E_{ε~N(0,Ξ(t))} ∇L(w_a + ε) + O(η E‖ε‖³ + (η/K) Σ_j ‖w_j − w_a‖³): "
-              "the averaged model follows the SAM trajectory fed D-SGD's Ξ(t) to third order in the spread.",
-    predicted="gap |w_a(t) − w_SAM(t)| ≤ G(t) per coordinate at every step, G(t+1) = c_t G(t) + η·2·(1/K)Σ_j|δ_ij|³ "
-              "(the theorem's remainder with its Styblinski–Tang constant, propagated through the SAM map's "
-              "Lipschitz constant c_t); the GD trajectory, which misses ½∇Tr(HΞ) = O(δ²), breaks the same bound",
-    measured="D-SGD (ring, K=16, η=0.01, noise σ=8) on Styblinski–Tang d=2 from its minimum; paired SAM optimiser "
-             "fed D-SGD's Ξ(t) (sigma points) and GD, both with D-SGD's mean gradient noise; max over steps of "
-             "gap/G per replica",
-    tolerance="max gap/(G + 1e-12) ≤ 1 over all steps and replicas; GD: fraction of replicas breaking the bound, "
-              "Wilson 95% interval above ½",
-    tolerance_reason="G is a rigorous bound under the theorem's assumptions (doubly stochastic W, the full "
-                     "step); 1e-12 absolute covers float64 round-off; the GD comparison shows the bound has power",
-    tags=("synthetic",),
-    controls={"half_step": "D-SGD's update halved (sabotage.half_step): w_a no longer takes the SAM step",
-              "non_mean_preserving": "mixing 0.8·W_ring + 0.2·(everyone copies worker 0): row- but not "
-                                     "column-stochastic, so mixing moves the average"},
-)
+@claim("dsgd_sam.trajectory_equivalence")
 def trajectory_equivalence(ctx) -> Evidence:
     """Bound judged (from the theorem, constants explicit): with paired noise, w_a(t+1) − w_SAM(t+1) =
     φ_t(w_a) − φ_t(w_SAM) − η(ḡ − E_ε∇L(w_a + ε)), φ_t the SAM step with Ξ(t). For Styblinski–Tang
@@ -552,8 +515,7 @@ def trajectory_equivalence(ctx) -> Evidence:
     u ∈ [w_a − G, w_a + G] (which holds w_SAM by induction). Hence |gap_i(t)| ≤ G_i(t) (discrete
     Grönwall) — a statement about the whole trajectory, not one step."""
     world = next((w for w in ("half_step", "non_mean_preserving") if ctx.sabotaged(w)), None)
-    with one_thread():
-        ex = experiment_trajectory(ctx.quick, ctx.seed, world=world)
+    ex = experiment_trajectory(ctx.quick, ctx.seed, world=world)
     worst = float(ex["ratio_sam"].max())
     v_sam = "holds" if worst <= 1 else "fails"
     n_break = int((ex["ratio_gd"] > 1).sum())
@@ -578,27 +540,10 @@ def trajectory_equivalence(ctx) -> Evidence:
                                               "drift_err_sam_median", "drift_err_gd_median", "lr", "steps", "R")})
 
 
-@claim(
-    id="dsgd_sam.sharpness_vs_batch",
-    paper=PAPER + " (batch-size discussion); docs/theory.md §4 [derived per-mode forms, §3]",
-    statement="Under the linear scaling rule η ∝ KB the sharpness regulariser ½Tr(HΞ) of D-SGD does not "
-              "decrease as the total batch grows, while the centralised noise term ½Tr(HP) of C-SGD stays "
-              "at its closed form (nearly flat, up to the factor 1/(2 − ηh)).",
-    predicted="½Tr(H E[Ξ]) from the per-mode closed form (Lyapunov sums over the graph modes j ≥ 2, nominal η); "
-              "C-SGD ½Tr(HP) = Σ_h ηr(1 − (1−ηh)^{2t})/(2KB(2 − ηh)), both averaged over the measured window",
-    measured="time-averaged ½Tr(HΞ) (D-SGD) and ½Tr(HP) (C-SGD) over replicas, 95% CI; quadratic "
-             "diag(1,3), σ=1, K=16, B ∈ {1,2,4,8}, η = 0.02·B",
-    tolerance="±10% band around the prediction must contain the CI (each topology and batch); growth: CI of "
-              "½Tr(HΞ) at KB=128 minus KB=16 above 0 (D-SGD topologies)",
-    tolerance_reason="10% equivalence band: finite-run CIs are 1–3%; a 20% error in η moves ½Tr(HΞ) by ~36%",
-    tags=("synthetic",),
-    controls={"lr_scale_0.8": "every algorithm simulated with 0.8× the nominal step (sabotage.make(lr_scale=0.8)); "
-                              "the closed form stays at the nominal η"},
-)
+@claim("dsgd_sam.sharpness_vs_batch")
 def sharpness_vs_batch(ctx) -> Evidence:
     lr_scale = 0.8 if ctx.sabotaged("lr_scale_0.8") else 1.0
-    with one_thread():
-        ex = experiment_batch(ctx.quick, ctx.seed, lr_scale=lr_scale)
+    ex = experiment_batch(ctx.quick, ctx.seed, lr_scale=lr_scale)
     pred, meas, rep, vs, missed, growth = {}, {}, {}, [], [], {}
     for name, rows in ex.items():
         for r in rows:
@@ -630,26 +575,10 @@ def sharpness_vs_batch(ctx) -> Evidence:
                     data={"rows": data})
 
 
-@claim(
-    id="dsgd_sam.consensus_vs_gap",
-    paper=PAPER + "; docs/theory.md §4 [derived: Tr E[Ξ] ≈ (η²Tr R/B)(1/K)Σ_{j≥2} 1/(1−λ_j²)], per-mode forms §3",
-    statement="The consensus distance Tr Ξ (hence the SAM radius) grows as the spectral gap shrinks: "
-              "complete < exponential < grid < ring, at the value of the per-mode closed form.",
-    predicted="Tr E[Ξ(t)] = (1/K) Σ_{j≥2} Σ_v η²σ²(1 − |λ_j − ηh_v|^{2t})/(1 − |λ_j − ηh_v|²) (per-mode Lyapunov "
-              "sums, written from the D-SGD recursion at the nominal η), averaged over the second half of the run",
-    measured="Tr Ξ of simulated D-SGD (K=16, η=0.05, σ=1, quadratic diag(1,3)) averaged over the second "
-             "half, 95% CI over replicas; order from paired differences between consecutive topologies",
-    tolerance="±10% band around the prediction must contain the CI; order: the paired-difference CI of each "
-              "consecutive pair below 0 (wholly above: fails; straddling: inconclusive)",
-    tolerance_reason="10% equivalence band; the CIs are ≲ 1%; a 20% error in η moves Tr Ξ by ~36%",
-    tags=("synthetic",),
-    controls={"lr_scale_0.8": "D-SGD simulated with 0.8× the nominal step (sabotage.make(lr_scale=0.8)); the "
-                              "closed form stays at the nominal η"},
-)
+@claim("dsgd_sam.consensus_vs_gap")
 def consensus_vs_gap(ctx) -> Evidence:
     lr_scale = 0.8 if ctx.sabotaged("lr_scale_0.8") else 1.0
-    with one_thread():
-        ex = experiment_gap(ctx.quick, ctx.seed, lr_scale=lr_scale)
+    ex = experiment_gap(ctx.quick, ctx.seed, lr_scale=lr_scale)
     pred, meas, rep, vs, missed = {}, {}, {}, [], []
     names = list(ex)
     for n in names:
@@ -690,28 +619,10 @@ def consensus_vs_gap(ctx) -> Evidence:
                     data={"topologies": data})
 
 
-@claim(
-    id="dsgd_sam.posterior_uncertainty",
-    paper=PAPER + " ('Ξ estimates the posterior covariance', free uncertainty; docs/theory.md §4)",
-    statement="The consensus covariance Ξ of D-SGD is an estimate of the posterior covariance (uncertainty "
-              "for free).",
-    predicted="if Ξ ≈ posterior up to scale: normalised distance 0 (< 0.1) and anisotropy exponent +1; the "
-              "per-mode closed form gives the actual stationary Ξ (per mode (λ_j I − ηH)Π(λ_j I − ηH) + η²C/B)",
-    measured="Bayesian linear regression (d=2, N=200, exact Gaussian posterior); D-SGD ring K=16, η=0.05, "
-             "Gaussian noise with the per-sample gradient covariance at θ_MAP; simulated stationary Ξ vs "
-             "posterior: normalised distance (bootstrap 95% CI over replicas), principal-axis alignment, "
-             "anisotropy exponent, trace ratio",
-    tolerance="'Ξ ≈ posterior': distance CI below 0.1 (wholly above: fails); model check: Tr Ξ CI inside the "
-              "±10% band of the closed form",
-    tolerance_reason="0.1 distinguishes 'same shape' from the order-one differences the per-mode form predicts",
-    tags=("synthetic",),
-    controls={"lr_scale_0.8": "D-SGD simulated with 0.8× the nominal step (sabotage.make(lr_scale=0.8)): the "
-                              "closed-form model check must then fail"},
-)
+@claim("dsgd_sam.posterior_uncertainty")
 def posterior_uncertainty(ctx) -> Evidence:
     lr_scale = 0.8 if ctx.sabotaged("lr_scale_0.8") else 1.0
-    with one_thread():
-        ex = experiment_posterior(ctx.quick, ctx.seed, lr_scale=lr_scale)
+    ex = experiment_posterior(ctx.quick, ctx.seed, lr_scale=lr_scale)
     post, reps = ex["post"], ex["xi_reps"]
     d_p, cos_p, e_p, tr_p = _shape_stats(ex["xi_pred"], post)
     d_m, cos_m, e_m, tr_m = _shape_stats(ex["xi_meas"], post)
@@ -746,23 +657,10 @@ def posterior_uncertainty(ctx) -> Evidence:
                           "xi_exact_moments": ex["xi_exact"], "theta_map": ex["theta_map"]})
 
 
-@claim(
-    id="dsgd_sam.flat_minimum_preference",
-    paper=PAPER + " (D-SGD prefers flat minima; docs/theory.md §4)",
-    statement="D-SGD, like average-direction SAM, ends in flat minima more often than centralised SGD.",
-    predicted="fraction ending in the flat basin: D-SGD > C-SGD and SAM > C-SGD",
-    measured="double_gaussian, start in the sharp well, K=8 ring, η=0.02, σ=12; fraction of replicas whose "
-             "averaged model ends right of the barrier top (Wilson 95%); 95% CI of each difference",
-    tolerance="difference CI above 0 -> holds, below 0 -> fails, straddling -> inconclusive (each comparison)",
-    tolerance_reason="directional rule of analysis.stats on the difference of proportions",
-    tags=("synthetic",),
-    controls={"forced_consensus": "D-SGD's workers replaced by their average after every step "
-                                  "(sabotage.wrap_step): Ξ = 0, so D-SGD and the SAM arm reduce to C-SGD"},
-)
+@claim("dsgd_sam.flat_minimum_preference")
 def flat_minimum_preference(ctx) -> Evidence:
     world = "forced_consensus" if ctx.sabotaged("forced_consensus") else None
-    with one_thread():
-        ex = experiment_flat(ctx.quick, ctx.seed, world=world)
+    ex = experiment_flat(ctx.quick, ctx.seed, world=world)
     R, fl = ex["R"], ex["flat"]
     meas = {f"flat_fraction/{k}": stats.wilson(int(a.sum()), R) for k, a in fl.items()}
     verd = {}
@@ -781,27 +679,9 @@ def flat_minimum_preference(ctx) -> Evidence:
                     data={"counts": {k: int(a.sum()) for k, a in fl.items()}, "R": R})
 
 
-@claim(
-    id="dsgd_sam.gradient_smoothing",
-    paper=PAPER + " (gradient smoothing; docs/theory.md §4, checkable form derived)",
-    statement="The agents' mean gradient of D-SGD equals the Gaussian-smoothed gradient E_{ε~N(0,Ξ)}∇L(w_a + ε) "
-              "at the averaged model to second order in the spread: on a rough landscape D-SGD follows a "
-              "smoothed field.",
-    predicted="smoothing correction E_ε∇L(w_a+ε) − ∇L(w_a) by Gauss–Hermite quadrature (24² nodes) with D-SGD's "
-              "own Ξ(t); regression slope of the measured correction ḡ − ∇L(w_a) on it = 1",
-    measured="D-SGD (ring K=16, η=0.05, noise σ=(2, 0.7)) on ½‖w‖² + 0.15cos(5w₁) + 0.05cos(10w₂) + "
-             "0.05cos(4(w₁+w₂)); per replica the slope Σ x·y/Σ x² over sampled steps and both coordinates "
-             "(x predicted, y measured correction); 95% CI over replicas",
-    tolerance="slope CI inside [0.9, 1.1]",
-    tolerance_reason="the worker average matches the Gaussian moments to second order; the fourth-order "
-                     "mismatch (sample kurtosis of K=16 points) is ~(k²ξ)²/8 ≈ 1–2% at k²ξ ≈ 0.3",
-    tags=("synthetic",),
-    controls={"covariance_swapped": "prediction computed with Ξ's axes swapped (Ξ₁₁ ↔ Ξ₂₂) on the anisotropic "
-                                    "landscape and noise"},
-)
+@claim("dsgd_sam.gradient_smoothing")
 def gradient_smoothing(ctx) -> Evidence:
-    with one_thread():
-        ex = experiment_smoothing(ctx.quick, ctx.seed)
+    ex = experiment_smoothing(ctx.quick, ctx.seed)
     y = ex["y"]
     x = ex["x_swapped"] if ctx.sabotaged("covariance_swapped") else ex["x_quad"]
 

@@ -25,9 +25,7 @@ from analysis import stats
 from dynamics.simulate import simulate
 
 from . import sabotage
-from .claims import Evidence, claim, combine, one_thread, value
-
-PAPER = "Zhang, Choromanska, LeCun, 'Deep learning with elastic averaging SGD', NeurIPS 2015 (arXiv 1412.6651)"
+from .claims import Evidence, claim, combine, value
 
 SIZES = {
     "quick": {"rr_grid": 301, "rr_sims": 8, "admm_grid": 50, "admm_ps": (8,), "var_R": 4000,
@@ -97,70 +95,49 @@ def _bits(mask) -> list[str]:
     return ["".join("1" if v else "0" for v in row) for row in np.asarray(mask)]
 
 
-@claim(
-    id="easgd.rr_stability_region",
-    paper=PAPER + ", §4",
-    statement="Round-robin EASGD on h x²/2 is stable for 0 ≤ ηh ≤ 2, 0 ≤ α ≤ (4 − 2ηh)/(4 − ηh), "
-              "independent of the number of workers p.",
-    predicted="p = 1: the region is exactly where the cycle map's spectral radius is < 1 (Jury); "
-              "every p: radius < 1 and each worker map a 2-norm contraction inside the region; "
-              "simulated runs diverge iff the radius > 1. Whether the region is also necessary for "
-              "p ≥ 2 (docs/theory.md §6 [derived]) is reported, not judged",
-    measured="spectral radii of analysis.stability's composite cycle maps on a 301² cell-centre grid "
-             "(ηh ∈ (0, 3), α ∈ (0, 1.5)), p ∈ {1, 2, 3, 5, 8}; dynamics 'easgd_rr' simulated at "
-             "random (ηh, α, p ∈ {2, 3, 8}) with |radius − 1| ≥ 0.05",
-    tolerance=1e-12,
-    tolerance_reason="eigenvalue round-off of ≤ 9×9 matrices; cells within 1e-12 of radius 1 are "
-                     "counted as boundary",
-    tags=("synthetic",),
-    controls={"perturbed_region": "the stated region's α boundary scaled by 1.05 (a wrong "
-                                  "prediction): cells the paper's region calls stable are not",
-              "flipped_elastic": "simulated EASGD with the elastic force's sign flipped (repulsive "
-                                 "coupling): divergence no longer follows the radius"},
-)
+@claim("easgd.rr_stability_region")
 def rr_stability_region(ctx) -> Evidence:
     S = _size(ctx)
     factor = REGION_PERTURB if ctx.sabotaged("perturbed_region") else 1.0
     flipped = ctx.sabotaged("flipped_elastic")
-    with one_thread():
-        A, AL = st.default_grid(S["rr_grid"])
-        inside = st.easgd_rr_region_closed_form(A, AL / factor)
-        pred, meas, rep, checks = {}, {}, {}, []
-        radii = {}
-        r1 = st.easgd_rr_radius(1, A, AL)
-        mismatch = int(np.sum(inside != (r1 < 1 - 1e-12)))
-        pred["p1_mismatched_cells"], meas["p1_mismatched_cells"] = 0, mismatch
-        checks.append("holds" if mismatch == 0 else "fails")
-        for k, p in enumerate(REGION_PS):
-            radii[p] = r1 if p == 1 else st.easgd_rr_radius(p, A, AL)
-            r = radii[p][inside]
-            norms = max(float(st.largest_singular_value(st._easgd_rr_worker_fn(p, i)(A[inside], AL[inside])).max())
-                        for i in range(p))
-            meas[f"p{p}_max_radius_inside"] = float(r.max())
-            meas[f"p{p}_max_worker_2norm_inside"] = norms
-            pred[f"p{p}_max_radius_inside"] = "< 1"
-            checks.append("holds" if r.max() < 1 and norms <= 1 + 1e-12 else "fails")
-            if p >= 2:
-                rep[f"p{p}_share_stable_outside"] = float(np.mean(radii[p][~inside] < 1 - 1e-12))
-            ctx.progress(0.1 * (k + 1), f"grid p={p}")
-        # simulated divergence vs radius
-        rng = np.random.default_rng(ctx.seed)
-        n_pts = S["rr_sims"]
-        agree, tried, sims = 0, 0, []
-        while tried < n_pts:
-            p = int(rng.choice([2, 3, 8]))
-            a, al = float(rng.uniform(0.02, 3.0)), float(rng.uniform(0.02, 1.5))
-            if abs(float(st.easgd_rr_radius(p, a, al)) - 1) < SIM_MARGIN:
-                continue
-            r, div, ratio = simulate_rr_divergence(p, a, al, seed=ctx.seed * 1000 + tried, flipped=flipped)
-            ok = div == (r > 1) and (div or ratio < 1e-4)
-            agree += ok
-            tried += 1
-            sims.append({"p": p, "a": a, "alpha": al, "radius": r, "diverged": div, "agrees": bool(ok)})
-            ctx.progress(0.5 + 0.5 * tried / n_pts, "simulations")
-        meas["simulations_agreeing"] = agree
-        pred["simulations_agreeing"] = n_pts
-        checks.append("holds" if agree == n_pts else "fails")
+    A, AL = st.default_grid(S["rr_grid"])
+    inside = st.easgd_rr_region_closed_form(A, AL / factor)
+    pred, meas, rep, checks = {}, {}, {}, []
+    radii = {}
+    r1 = st.easgd_rr_radius(1, A, AL)
+    mismatch = int(np.sum(inside != (r1 < 1 - 1e-12)))
+    pred["p1_mismatched_cells"], meas["p1_mismatched_cells"] = 0, mismatch
+    checks.append("holds" if mismatch == 0 else "fails")
+    for k, p in enumerate(REGION_PS):
+        radii[p] = r1 if p == 1 else st.easgd_rr_radius(p, A, AL)
+        r = radii[p][inside]
+        norms = max(float(st.largest_singular_value(st._easgd_rr_worker_fn(p, i)(A[inside], AL[inside])).max())
+                    for i in range(p))
+        meas[f"p{p}_max_radius_inside"] = float(r.max())
+        meas[f"p{p}_max_worker_2norm_inside"] = norms
+        pred[f"p{p}_max_radius_inside"] = "< 1"
+        checks.append("holds" if r.max() < 1 and norms <= 1 + 1e-12 else "fails")
+        if p >= 2:
+            rep[f"p{p}_share_stable_outside"] = float(np.mean(radii[p][~inside] < 1 - 1e-12))
+        ctx.progress(0.1 * (k + 1), f"grid p={p}")
+    # simulated divergence vs radius
+    rng = np.random.default_rng(ctx.seed)
+    n_pts = S["rr_sims"]
+    agree, tried, sims = 0, 0, []
+    while tried < n_pts:
+        p = int(rng.choice([2, 3, 8]))
+        a, al = float(rng.uniform(0.02, 3.0)), float(rng.uniform(0.02, 1.5))
+        if abs(float(st.easgd_rr_radius(p, a, al)) - 1) < SIM_MARGIN:
+            continue
+        r, div, ratio = simulate_rr_divergence(p, a, al, seed=ctx.seed * 1000 + tried, flipped=flipped)
+        ok = div == (r > 1) and (div or ratio < 1e-4)
+        agree += ok
+        tried += 1
+        sims.append({"p": p, "a": a, "alpha": al, "radius": r, "diverged": div, "agrees": bool(ok)})
+        ctx.progress(0.5 + 0.5 * tried / n_pts, "simulations")
+    meas["simulations_agreeing"] = agree
+    pred["simulations_agreeing"] = n_pts
+    checks.append("holds" if agree == n_pts else "fails")
     verdict = combine(checks)
     shares = {p: rep[f"p{p}_share_stable_outside"] for p in REGION_PS if p >= 2}
     necessary = [p for p, s in shares.items() if s == 0]
@@ -217,75 +194,56 @@ def admm_vs_easgd_runs(p, steps, every, flipped=False):
     return out
 
 
-@claim(
-    id="easgd.admm_unstable",
-    paper=PAPER + ", §4 and Figure 1",
-    statement="Round-robin ADMM can be unstable where round-robin EASGD is stable: at η = 0.001, "
-              "ρ = 2.5 (h = 1) ADMM with p = 3 or 8 workers diverges from λ = 0, x = x̃ = 1000 while "
-              "EASGD converges.",
-    predicted="ADMM composite-cycle spectral radius > 1 at that point (p = 3, 8); EASGD radius < 1 "
-              "there; simulated ADMM norm grows at ln(radius) per cycle, EASGD's never grows",
-    measured="radii of analysis.stability's maps on a 100² (quick 50²) grid η ∈ (0, 0.01), ρ ∈ (0, 10); "
-             "dynamics 'admm_rr' / 'easgd_rr' simulated (p = 8; full: also p = 3), late-time growth "
-             "rate of ‖state‖ per cycle",
-    tolerance=ADMM_RATE_TOL,
-    tolerance_reason="relative error of the fitted growth rate: the slowest stable modes decay at "
-                     "rate ~1e-3 per cycle and still bias a finite-window fit",
-    tags=("synthetic",),
-    controls={"flipped_elastic": "EASGD with the elastic force's sign flipped (repulsive coupling): "
-                                 "EASGD no longer converges at that point",
-              "perturbed_growth": "the predicted ADMM growth rate doubled (a wrong theory)"},
-)
+@claim("easgd.admm_unstable")
 def admm_unstable(ctx) -> Evidence:
     S = _size(ctx)
     flipped = ctx.sabotaged("flipped_elastic")
-    with one_thread():
-        n = S["admm_grid"]
-        etas, rhos = st.admm_grid_axes(n, n)
-        pred, meas, rep, checks = {}, {}, {}, []
-        grids = {}
-        for p in (3, 8):
-            R = st.admm_radius_grid(p, etas, rhos)
-            grids[str(p)] = np.round(R, 7)
-            rep[f"p{p}_unstable_share_grid"] = float(np.mean(R > 1 + 1e-12))
-            rep[f"p{p}_max_radius_grid"] = float(R.max())
-        rep["p2_admm_radius_at_point"] = float(st.spectral_radius(st.admm_rr_cycle_numeric(2, ADMM_ETA, ADMM_RHO)))
-        for p in (3, 8):
-            ra = float(st.spectral_radius(st.admm_rr_cycle_numeric(p, ADMM_ETA, ADMM_RHO)))
-            re = float(st.easgd_rr_radius(p, ADMM_ETA, ADMM_ETA * ADMM_RHO))
-            meas[f"p{p}_admm_radius_at_point"], meas[f"p{p}_easgd_radius_at_point"] = ra, re
-            pred[f"p{p}_admm_radius_at_point"], pred[f"p{p}_easgd_radius_at_point"] = "> 1", "< 1"
-            checks.append("holds" if ra > 1 > re else "fails")
-        ctx.progress(0.2, "grids")
-        traj = {}
-        for p in S["admm_ps"]:
-            cycles = 4000 if p == 8 else 12000  # fewer cycles leave the stable modes biasing the fit
-            runs = admm_vs_easgd_runs(p, cycles * p, every=100 * p, flipped=flipped)
-            t, nrm, div = runs["admm_rr"]
-            half = len(t) // 2
-            rate = float(np.polyfit(t[half:] / p, np.log(nrm[half:]), 1)[0])
-            lr_pred = math.log(meas[f"p{p}_admm_radius_at_point"])
-            if ctx.sabotaged("perturbed_growth"):
-                lr_pred = sabotage.perturbed(lr_pred, ADMM_GROWTH_PERTURB)
-            pred[f"p{p}_admm_growth_per_cycle"] = lr_pred
-            meas[f"p{p}_admm_growth_per_cycle"] = rate
-            rep[f"p{p}_admm_final_over_initial_norm"] = float(nrm[-1] / nrm[0])
-            rep[f"p{p}_admm_cycles_more_to_1e6"] = math.log(1e3 * ADMM_X0 / nrm[-1]) / rate if rate > 0 else math.inf
-            te, ne, dive = runs["easgd_rr"]
-            e_final = float(ne[-1] / ne[0]) if math.isfinite(ne[-1]) else math.inf
-            e_max = float(np.max(ne) / ne[0]) if np.all(np.isfinite(ne)) else math.inf
-            meas[f"p{p}_easgd_max_over_initial_norm"] = e_max
-            pred[f"p{p}_easgd_max_over_initial_norm"] = "≤ 1"
-            rep[f"p{p}_easgd_final_over_initial_norm"] = e_final
-            rep[f"p{p}_cycles"] = cycles
-            grows = nrm[-1] > nrm[0] and abs(rate - lr_pred) <= ADMM_RATE_TOL * abs(lr_pred)
-            e_ok = not dive and e_final < 1 and e_max <= 1 + 1e-12
-            checks.append("holds" if grows and e_ok else "fails")
-            keep = slice(None, None, max(1, len(t) // 200))
-            traj[str(p)] = {"cycles": t[keep] / p, "admm_norm": nrm[keep],
-                            "easgd_norm": np.where(np.isfinite(ne[keep]), ne[keep], None),
-                            "easgd_cycles": te[keep] / p}
-            ctx.progress(0.2 + 0.8 * (S["admm_ps"].index(p) + 1) / len(S["admm_ps"]), f"runs p={p}")
+    n = S["admm_grid"]
+    etas, rhos = st.admm_grid_axes(n, n)
+    pred, meas, rep, checks = {}, {}, {}, []
+    grids = {}
+    for p in (3, 8):
+        R = st.admm_radius_grid(p, etas, rhos)
+        grids[str(p)] = np.round(R, 7)
+        rep[f"p{p}_unstable_share_grid"] = float(np.mean(R > 1 + 1e-12))
+        rep[f"p{p}_max_radius_grid"] = float(R.max())
+    rep["p2_admm_radius_at_point"] = float(st.spectral_radius(st.admm_rr_cycle_numeric(2, ADMM_ETA, ADMM_RHO)))
+    for p in (3, 8):
+        ra = float(st.spectral_radius(st.admm_rr_cycle_numeric(p, ADMM_ETA, ADMM_RHO)))
+        re = float(st.easgd_rr_radius(p, ADMM_ETA, ADMM_ETA * ADMM_RHO))
+        meas[f"p{p}_admm_radius_at_point"], meas[f"p{p}_easgd_radius_at_point"] = ra, re
+        pred[f"p{p}_admm_radius_at_point"], pred[f"p{p}_easgd_radius_at_point"] = "> 1", "< 1"
+        checks.append("holds" if ra > 1 > re else "fails")
+    ctx.progress(0.2, "grids")
+    traj = {}
+    for p in S["admm_ps"]:
+        cycles = 4000 if p == 8 else 12000  # fewer cycles leave the stable modes biasing the fit
+        runs = admm_vs_easgd_runs(p, cycles * p, every=100 * p, flipped=flipped)
+        t, nrm, div = runs["admm_rr"]
+        half = len(t) // 2
+        rate = float(np.polyfit(t[half:] / p, np.log(nrm[half:]), 1)[0])
+        lr_pred = math.log(meas[f"p{p}_admm_radius_at_point"])
+        if ctx.sabotaged("perturbed_growth"):
+            lr_pred = sabotage.perturbed(lr_pred, ADMM_GROWTH_PERTURB)
+        pred[f"p{p}_admm_growth_per_cycle"] = lr_pred
+        meas[f"p{p}_admm_growth_per_cycle"] = rate
+        rep[f"p{p}_admm_final_over_initial_norm"] = float(nrm[-1] / nrm[0])
+        rep[f"p{p}_admm_cycles_more_to_1e6"] = math.log(1e3 * ADMM_X0 / nrm[-1]) / rate if rate > 0 else math.inf
+        te, ne, dive = runs["easgd_rr"]
+        e_final = float(ne[-1] / ne[0]) if math.isfinite(ne[-1]) else math.inf
+        e_max = float(np.max(ne) / ne[0]) if np.all(np.isfinite(ne)) else math.inf
+        meas[f"p{p}_easgd_max_over_initial_norm"] = e_max
+        pred[f"p{p}_easgd_max_over_initial_norm"] = "≤ 1"
+        rep[f"p{p}_easgd_final_over_initial_norm"] = e_final
+        rep[f"p{p}_cycles"] = cycles
+        grows = nrm[-1] > nrm[0] and abs(rate - lr_pred) <= ADMM_RATE_TOL * abs(lr_pred)
+        e_ok = not dive and e_final < 1 and e_max <= 1 + 1e-12
+        checks.append("holds" if grows and e_ok else "fails")
+        keep = slice(None, None, max(1, len(t) // 200))
+        traj[str(p)] = {"cycles": t[keep] / p, "admm_norm": nrm[keep],
+                        "easgd_norm": np.where(np.isfinite(ne[keep]), ne[keep], None),
+                        "easgd_cycles": te[keep] / p}
+        ctx.progress(0.2 + 0.8 * (S["admm_ps"].index(p) + 1) / len(S["admm_ps"]), f"runs p={p}")
     p0 = S["admm_ps"][0]
     finding = (f"at η = {ADMM_ETA}, ρ = {ADMM_RHO} the ADMM cycle radius is "
                f"{meas['p3_admm_radius_at_point']:.5f} (p = 3) and {meas['p8_admm_radius_at_point']:.5f} "
@@ -388,26 +346,7 @@ def center_variance_linear(rho, p=VAR_P, eta=VAR_ETA, h=VAR_H, sigma=VAR_SIGMA):
 RHOS_QUICK, RHOS_FULL = SIZES["quick"]["var_rhos"], SIZES["full"]["var_rhos"]
 
 
-@claim(
-    id="easgd.center_variance",
-    paper=PAPER + " (supplement missing; formulas derived in docs/theory.md §6)",
-    statement="Synchronous EASGD on a noisy quadratic: Var(x̃_∞) = (η²σ²/p)·β(2 − a − α − β + aβ)/"
-              "[a(a + α + β − aβ)(4 − 2a − 2α − 2β + aβ)], a = ηh, α = ηρ, β = pα; each worker "
-              "Var(x^i_∞) = Var(x̄_∞) + (1 − 1/p)η²σ²/[(a + α)(2 − a − α)]; compared at equal total "
-              "work with minibatch-p SGD ησ²/(p h (2 − ηh)) and moving-average SGD (MVASGD, α = 0, "
-              "same β).",
-    predicted="easgd_sync_center_variance, easgd_sync_worker_variance, moving_average_sgd_variance "
-              "and sgd_minibatch_variance (closed forms) at p = 4, η = 0.1, h = 1, σ = 1, several ρ",
-    measured="mean of x² (= the variance: the stationary mean is exactly 0) of the center and of "
-             "worker 1 over the same R = 4000 (full 20000) independent replicas of dynamics 'easgd' "
-             "at stationarity, 99% t-intervals (analysis.stats.mean_ci); analysis.linear's exact "
-             "stationary variances of the implementation; minibatch SGD by 'csgd'; moving-average "
-             "SGD by 'easgd' with α = 0, β = pηρ",
-    tolerance="predicted inside the 99% CI",
-    tolerance_reason="Monte Carlo error only; the closed forms are exact for the linear recursion",
-    tags=("synthetic",),
-    controls={"perturbed_variance": "every closed-form variance scaled by 1.15 (a wrong formula)"},
-)
+@claim("easgd.center_variance")
 def center_variance(ctx) -> Evidence:
     S = _size(ctx)
     R, rhos = S["var_R"], S["var_rhos"]
@@ -416,39 +355,38 @@ def center_variance(ctx) -> Evidence:
     pred, meas, rep, checks, failed = {}, {}, {}, [], []
     sgd_th = fac * st.sgd_minibatch_variance(VAR_ETA, VAR_H, s2, VAR_P)
     points = []
-    with one_thread():
-        for k, rho in enumerate(rhos):
-            alpha = VAR_ETA * rho
-            beta = VAR_P * alpha
-            th = fac * st.easgd_sync_center_variance(VAR_ETA, VAR_H, alpha, beta, s2, VAR_P)
-            thw = fac * st.easgd_sync_worker_variance(VAR_ETA, VAR_H, alpha, beta, s2, VAR_P)
-            thm = fac * st.moving_average_sgd_variance(VAR_ETA, VAR_H, beta, s2, VAR_P)
-            ex, exw = center_variance_linear(rho)
-            mc = easgd_variance_mc(rho, R=R, seed=ctx.seed + k)
-            mv = easgd_variance_mc(alpha=0.0, beta=beta, R=R, seed=ctx.seed + 50 + k)["center"]
-            (v, lo, hi), (vw, low, hiw) = mc["center"], mc["worker"]
-            pred[f"rho={rho}"], meas[f"rho={rho}"] = th, value(v, lo, hi)
-            pred[f"rho={rho}/worker"], meas[f"rho={rho}/worker"] = thw, value(vw, low, hiw)
-            pred[f"rho={rho}/mvasgd_same_beta"], meas[f"rho={rho}/mvasgd_same_beta"] = thm, value(*mv)
-            rep[f"rho={rho}/linear_exact"], rep[f"rho={rho}/worker_linear_exact"] = ex, exw
-            rep[f"rho={rho}/worker_pooled_all_p"] = mc["worker_pooled"]
-            rep[f"rho={rho}/ratio_to_sgd"] = th / sgd_th
-            rep[f"rho={rho}/ratio_to_mvasgd"] = th / thm
-            for name, ok in ((f"center ρ={rho}", lo <= th <= hi and abs(ex - th) <= 1e-9 * th),
-                             (f"worker ρ={rho}", low <= thw <= hiw and abs(exw - thw) <= 1e-9 * thw),
-                             (f"MVASGD ρ={rho}", mv[1] <= thm <= mv[2])):
-                checks.append("holds" if ok else "fails")
-                if not ok:
-                    failed.append(name)
-            points.append({"rho": rho, "center": [v, lo, hi], "worker": [vw, low, hiw], "mvasgd": list(mv)})
-            ctx.progress((k + 1) / (len(rhos) + 1), f"rho={rho}")
-        v, lo, hi = center_variance_mc(None, R=R, seed=ctx.seed + 99, method="csgd")
-        pred["sgd_minibatch_p"], meas["sgd_minibatch_p"] = sgd_th, value(v, lo, hi)
-        checks.append("holds" if lo <= sgd_th <= hi else "fails")
-        if not lo <= sgd_th <= hi:
-            failed.append("minibatch SGD")
-        lim = st.easgd_sync_center_variance_limit(VAR_ETA, VAR_H, 0.9, s2)
-        rep["p_to_inf_limit_pVar/(p*Var_sgd), beta=0.9"] = lim / (sgd_th * VAR_P)
+    for k, rho in enumerate(rhos):
+        alpha = VAR_ETA * rho
+        beta = VAR_P * alpha
+        th = fac * st.easgd_sync_center_variance(VAR_ETA, VAR_H, alpha, beta, s2, VAR_P)
+        thw = fac * st.easgd_sync_worker_variance(VAR_ETA, VAR_H, alpha, beta, s2, VAR_P)
+        thm = fac * st.moving_average_sgd_variance(VAR_ETA, VAR_H, beta, s2, VAR_P)
+        ex, exw = center_variance_linear(rho)
+        mc = easgd_variance_mc(rho, R=R, seed=ctx.seed + k)
+        mv = easgd_variance_mc(alpha=0.0, beta=beta, R=R, seed=ctx.seed + 50 + k)["center"]
+        (v, lo, hi), (vw, low, hiw) = mc["center"], mc["worker"]
+        pred[f"rho={rho}"], meas[f"rho={rho}"] = th, value(v, lo, hi)
+        pred[f"rho={rho}/worker"], meas[f"rho={rho}/worker"] = thw, value(vw, low, hiw)
+        pred[f"rho={rho}/mvasgd_same_beta"], meas[f"rho={rho}/mvasgd_same_beta"] = thm, value(*mv)
+        rep[f"rho={rho}/linear_exact"], rep[f"rho={rho}/worker_linear_exact"] = ex, exw
+        rep[f"rho={rho}/worker_pooled_all_p"] = mc["worker_pooled"]
+        rep[f"rho={rho}/ratio_to_sgd"] = th / sgd_th
+        rep[f"rho={rho}/ratio_to_mvasgd"] = th / thm
+        for name, ok in ((f"center ρ={rho}", lo <= th <= hi and abs(ex - th) <= 1e-9 * th),
+                         (f"worker ρ={rho}", low <= thw <= hiw and abs(exw - thw) <= 1e-9 * thw),
+                         (f"MVASGD ρ={rho}", mv[1] <= thm <= mv[2])):
+            checks.append("holds" if ok else "fails")
+            if not ok:
+                failed.append(name)
+        points.append({"rho": rho, "center": [v, lo, hi], "worker": [vw, low, hiw], "mvasgd": list(mv)})
+        ctx.progress((k + 1) / (len(rhos) + 1), f"rho={rho}")
+    v, lo, hi = center_variance_mc(None, R=R, seed=ctx.seed + 99, method="csgd")
+    pred["sgd_minibatch_p"], meas["sgd_minibatch_p"] = sgd_th, value(v, lo, hi)
+    checks.append("holds" if lo <= sgd_th <= hi else "fails")
+    if not lo <= sgd_th <= hi:
+        failed.append("minibatch SGD")
+    lim = st.easgd_sync_center_variance_limit(VAR_ETA, VAR_H, 0.9, s2)
+    rep["p_to_inf_limit_pVar/(p*Var_sgd), beta=0.9"] = lim / (sgd_th * VAR_P)
     ratios = [rep[f"rho={r}/ratio_to_sgd"] for r in rhos]
     mratios = [rep[f"rho={r}/ratio_to_mvasgd"] for r in rhos]
     inside = [len(rhos) * 3 + 1 - len(failed), len(rhos) * 3 + 1]
@@ -575,25 +513,7 @@ def paired_wins(a, b) -> dict:
 
 # ---------------------------------------------------------------------------- 4. exploration
 
-@claim(
-    id="easgd.exploration",
-    paper=PAPER + ", §3 and §5",
-    statement="More exploration (a larger communication period τ, a smaller ρ) lets EASGD and "
-              "EAMSGD find better solutions when there are many local optima.",
-    predicted="final center loss of EASGD (asynchronous) and EAMSGD lower at τ = 64 than at τ = 1, "
-              "and lower at α = 0.1/K than at α = 0.9/K (τ = 4; full also α = 0.3/K reported), on "
-              "Rastrigin and Styblinski–Tang",
-    measured="final loss − global minimum of the center over R = 32 (full 256) replicas from "
-             "uniform random starts; Welch 95% interval of the difference of means "
-             "(analysis.stats.diff_ci); K = 4, isotropic gradient noise; τ = 4 and the symmetric "
-             "landscape (two equal minima, no better minimum exists) reported",
-    tolerance="95% interval of the difference wholly below 0 (holds) / above 0 (fails)",
-    tolerance_reason="directional rule of docs/theory.md §9: a verdict needs the difference "
-                     "separated from 0 beyond seed-to-seed variation",
-    tags=("synthetic",),
-    controls={"exploration_removed": "the 'more exploration' runs use τ = 1 and α = 0.9/K (the "
-                                     "premise removed: both arms are the same runs)"},
-)
+@claim("easgd.exploration")
 def exploration(ctx) -> Evidence:
     S = _size(ctx)
     R, steps = S["explore_R"], S["explore_steps"]
@@ -606,12 +526,11 @@ def exploration(ctx) -> Evidence:
             for s in S["explore_alpha_scales"]:
                 jobs.append((ln, me, 4, s))
     jobs.append(("symmetric", "easgd_async", 1, 1.0))
-    with one_thread():
-        for j, (ln, me, tau, s) in enumerate(jobs):
-            rt = 1 if same and tau == TAUS[-1] else tau      # control: the "more" arm = the "less" arm
-            rs = 1.0 if same else s
-            runs[_key(ln, me, tau, s)] = _summary(*exploration_run(ln, me, rt, rs, R=R, steps=steps, seed=ctx.seed))
-            ctx.progress((j + 1) / len(jobs), f"{ln} {me} τ={tau}")
+    for j, (ln, me, tau, s) in enumerate(jobs):
+        rt = 1 if same and tau == TAUS[-1] else tau      # control: the "more" arm = the "less" arm
+        rs = 1.0 if same else s
+        runs[_key(ln, me, tau, s)] = _summary(*exploration_run(ln, me, rt, rs, R=R, steps=steps, seed=ctx.seed))
+        ctx.progress((j + 1) / len(jobs), f"{ln} {me} τ={tau}")
     meas, pred, rep, checks, lines = {}, {}, {}, [], []
     small = min(S["explore_alpha_scales"])
     for ln in MULTIMODAL:
@@ -660,45 +579,23 @@ def tune_lr_scale(ln, me, R, steps, seed, flipped=False) -> tuple[float, dict]:
 BASELINE_PAIRS = (("eamsgd", "easgd_async"), ("eamsgd", "downpour"), ("easgd_async", "downpour"))
 
 
-@claim(
-    id="easgd.eamsgd_vs_baselines",
-    paper=PAPER + ", §5 (Figures 2–4)",
-    statement="EAMSGD reaches a lower loss than EASGD and DOWNPOUR at every communication period "
-              "τ ∈ {1, 4, 16, 64}, and EASGD a lower loss than DOWNPOUR.",
-    predicted="for each pair (EAMSGD, EASGD), (EAMSGD, DOWNPOUR), (EASGD, DOWNPOUR), each τ and each "
-              "of Rastrigin and Styblinski–Tang (d = 2): the first method's final center loss is "
-              "below the second's in more than half of the paired replicas",
-    measured="paired replicas (same start, same noise streams) of K = 4 workers, R = 32 (full 256), "
-             "512 (full 4096) steps, each method at its own step size η·s, s ∈ {1, 1/4, 1/16, 1/64} "
-             "chosen per (method, landscape) by the lowest median final loss on independent tuning "
-             "replicas (another seed, τ = 4), as the paper tuned η per method; share of untied "
-             "pairs the first method wins (a diverged replica loses; both diverged = a tie), Wilson "
-             "95% interval (analysis.stats.wilson); periodic averaging (local SGD, not in the paper) "
-             "reported",
-    tolerance="Wilson interval of the win share wholly above ½ (holds) / below ½ (fails)",
-    tolerance_reason="directional rule of docs/theory.md §9 on a paired sign test: robust to "
-                     "diverged replicas (infinite loss) and to heavy-tailed losses",
-    tags=("synthetic",),
-    controls={"eamsgd_flipped_elastic": "EAMSGD with the elastic force's sign flipped (repulsive "
-                                        "coupling)"},
-)
+@claim("easgd.eamsgd_vs_baselines")
 def eamsgd_vs_baselines(ctx) -> Evidence:
     S = _size(ctx)
     R, steps = S["base_R"], S["base_steps"]
     runs, scale, tuning = {}, {}, {}
     tune_seed = ctx.seed + 7919            # tuning replicas are independent of the judged ones
     jobs = [(ln, me, tau) for ln in MULTIMODAL for me in EXPLORE_METHODS for tau in TAUS]
-    with one_thread():
-        for i, (ln, me) in enumerate((ln, me) for ln in MULTIMODAL for me in EXPLORE_METHODS):
-            fl = me == "eamsgd" and ctx.sabotaged("eamsgd_flipped_elastic")
-            scale[(ln, me)], tuning[f"{ln}/{me}"] = tune_lr_scale(ln, me, max(R // 2, 16), steps, tune_seed, fl)
-            ctx.progress(0.5 * (i + 1) / (len(MULTIMODAL) * len(EXPLORE_METHODS)), f"tuning {ln} {me}")
-        for j, (ln, me, tau) in enumerate(jobs):
-            fl = me == "eamsgd" and ctx.sabotaged("eamsgd_flipped_elastic")
-            lr = EXPLORE_SETUPS[ln][1] * scale[(ln, me)]
-            runs[_key(ln, me, tau)] = _summary(*exploration_run(ln, me, tau, R=R, steps=steps, seed=ctx.seed,
-                                                                lr=lr, flipped=fl))
-            ctx.progress(0.5 + 0.5 * (j + 1) / len(jobs), f"{ln} {me} τ={tau}")
+    for i, (ln, me) in enumerate((ln, me) for ln in MULTIMODAL for me in EXPLORE_METHODS):
+        fl = me == "eamsgd" and ctx.sabotaged("eamsgd_flipped_elastic")
+        scale[(ln, me)], tuning[f"{ln}/{me}"] = tune_lr_scale(ln, me, max(R // 2, 16), steps, tune_seed, fl)
+        ctx.progress(0.5 * (i + 1) / (len(MULTIMODAL) * len(EXPLORE_METHODS)), f"tuning {ln} {me}")
+    for j, (ln, me, tau) in enumerate(jobs):
+        fl = me == "eamsgd" and ctx.sabotaged("eamsgd_flipped_elastic")
+        lr = EXPLORE_SETUPS[ln][1] * scale[(ln, me)]
+        runs[_key(ln, me, tau)] = _summary(*exploration_run(ln, me, tau, R=R, steps=steps, seed=ctx.seed,
+                                                            lr=lr, flipped=fl))
+        ctx.progress(0.5 + 0.5 * (j + 1) / len(jobs), f"{ln} {me} τ={tau}")
     meas, pred, rep, checks, per_pair = {}, {}, {}, [], {}
     for ln in MULTIMODAL:
         for tau in TAUS:
@@ -757,24 +654,7 @@ def _max_min_curvature(L):
     return max(float(np.max(np.asarray(c.hessian_eigvals))) for c in L.minima())
 
 
-@claim(
-    id="easgd.downpour_unstable",
-    paper=PAPER + ", §5 (the DOWNPOUR baseline at large communication periods)",
-    statement="DOWNPOUR becomes unstable as the communication period τ grows, where EASGD at the same "
-              "step size and τ stays stable.",
-    predicted="at η = 0.005 on Styblinski–Tang (d = 2, K = 4, isotropic noise σ = 5) the share of "
-              "diverged DOWNPOUR runs is larger at τ = 64 than at τ = 1, and larger than EASGD's at "
-              "τ = 64; the linearised center multiplier 1 − K(1 − (1 − ηh)^τ) at the sharpest "
-              "minimum (|·| > 1 = unstable) reported beside it",
-    measured="diverged share (‖x‖ > 1e6 or non-finite within 512 (full 4096) steps) over R = 32 "
-             "(full 256) replicas from uniform random starts; bootstrap 95% interval of the "
-             "difference of shares (analysis.stats.bootstrap_ci); Wilson intervals per τ reported",
-    tolerance="95% interval of the difference of diverged shares wholly above 0",
-    tolerance_reason="directional rule of docs/theory.md §9 on binomial shares",
-    tags=("synthetic",),
-    controls={"downpour_small_lr": "DOWNPOUR run at η/64, a step at which its center map is stable "
-                                   "for every τ tested (the premise 'large step × large τ' removed)"},
-)
+@claim("easgd.downpour_unstable")
 def downpour_unstable(ctx) -> Evidence:
     S = _size(ctx)
     R, steps = S["downpour_R"], S["downpour_steps"]
@@ -782,17 +662,16 @@ def downpour_unstable(ctx) -> Evidence:
     h = _max_min_curvature(landscapes.get(DOWNPOUR_LAND, **kw))
     lr_dp = lr * (DOWNPOUR_CTRL_LR_SCALE if ctx.sabotaged("downpour_small_lr") else 1.0)
     div, runs = {}, {}
-    with one_thread():
-        for j, tau in enumerate(TAUS):
-            m = sabotage.make("downpour", None, lr_scale=lr_dp / lr, lr=lr, tau=tau, K=EXPLORE_K)
-            loss, spread, dv = exploration_run(DOWNPOUR_LAND, "downpour", tau, R=R, steps=steps,
-                                               seed=ctx.seed, method_obj=m)
-            div[("downpour", tau)] = np.asarray(dv, float)
-            runs[f"downpour/tau={tau}"] = _summary(loss, spread, dv)
-            ctx.progress((j + 1) / (len(TAUS) + 1), f"downpour τ={tau}")
-        loss, spread, dv = exploration_run(DOWNPOUR_LAND, "easgd_async", TAUS[-1], R=R, steps=steps, seed=ctx.seed)
-        div[("easgd_async", TAUS[-1])] = np.asarray(dv, float)
-        runs[f"easgd_async/tau={TAUS[-1]}"] = _summary(loss, spread, dv)
+    for j, tau in enumerate(TAUS):
+        m = sabotage.make("downpour", None, lr_scale=lr_dp / lr, lr=lr, tau=tau, K=EXPLORE_K)
+        loss, spread, dv = exploration_run(DOWNPOUR_LAND, "downpour", tau, R=R, steps=steps,
+                                           seed=ctx.seed, method_obj=m)
+        div[("downpour", tau)] = np.asarray(dv, float)
+        runs[f"downpour/tau={tau}"] = _summary(loss, spread, dv)
+        ctx.progress((j + 1) / (len(TAUS) + 1), f"downpour τ={tau}")
+    loss, spread, dv = exploration_run(DOWNPOUR_LAND, "easgd_async", TAUS[-1], R=R, steps=steps, seed=ctx.seed)
+    div[("easgd_async", TAUS[-1])] = np.asarray(dv, float)
+    runs[f"easgd_async/tau={TAUS[-1]}"] = _summary(loss, spread, dv)
 
     def dshare(a, b):
         return stats.bootstrap_ci(lambda u, v: u.mean() - v.mean(), a, b, seed=ctx.seed)

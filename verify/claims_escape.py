@@ -118,28 +118,7 @@ def arrhenius_curves(n: int) -> dict:
 
 # ---------------------------------------------------------------- claims
 
-@claim(
-    id="escape.chain_vs_monte_carlo",
-    paper="toolkit check (exact solvers vs Monte Carlo)",
-    statement="The absorbing Markov chain (docs/theory.md §2) is the exact escape law of discrete "
-              "SGD at any step size: its prediction of the Monte Carlo estimand lies inside the "
-              "Monte Carlo interval on every case (quartic, double_gaussian both wells, "
-              "double_well_2d; η·h_a from 0.1 to 1). Reported, not judged: the continuous "
-              "(SDE) time / η beside the chain, and whether it leaves the Monte Carlo interval "
-              "once η·h_a ≳ 0.3.",
-    predicted="the chain's value of the Monte Carlo estimand at the cap c: censored mean "
-              "Σ_{n<c}S(n)/(1−S(c)) when exit times pass the exponential (KS) check, otherwise the "
-              "restricted mean Σ_{n<c}S(n)",
-    measured="Monte Carlo C-SGD (K = 1, isotropic noise) escape steps censored at c: "
-             "analysis.stats.censored_mean_ci (exact Poisson interval, or Kaplan–Meier bootstrap "
-             "when exponentiality is rejected)",
-    tolerance="chain inside the Bonferroni-corrected (familywise 95%) interval of every case",
-    tolerance_reason="the chain is exact up to O(Δ²) grid error (Δ = s/20, Richardson), far "
-                     "below Monte Carlo error; the only slack is sampling error",
-    tags=("synthetic",),
-    controls={"chain_prediction_x1.2": "the chain prediction multiplied by 1.2 (a wrong exact "
-                                       "solver): it must leave the Monte Carlo interval"},
-)
+@claim("escape.chain_vs_monte_carlo")
 def chain_vs_monte_carlo(ctx) -> Evidence:
     S = _sizes(ctx)
     cases = S["chain_cases"]
@@ -192,27 +171,7 @@ def chain_vs_monte_carlo(ctx) -> Evidence:
                     finding=finding, notes=finding, data={"cases": rows, "level": level})
 
 
-@claim(
-    id="escape.kramers_asymptotic",
-    paper="textbook (Kramers/Eyring); finite-step correction derived in docs/theory.md §2",
-    statement="Eyring–Kramers is accurate to its asymptotic error where ΔV/D ≥ 5; the "
-              "finite-step correction of the escape rate, k_η = k₀[1 + (η/4)(Tr H_a − Tr H_b − "
-              "2|λ_b|)], i.e. τ_η = τ₀/[1 + (η/4)(…)] for the mean time, moves the continuous "
-              "time towards the exact discrete chain where η·h_a < 0.3.",
-    predicted="Kramers time (2π/|λ_b|)√(|det H_b|/det H_a)e^{ΔV/D}; corrected mean steps "
-              "1/finite_step_correction(rate = 1/τ₀)",
-    measured="exact SDE mean exit time (mfpt_1d quadrature; double_well_2d separates to 1-D) and "
-             "the exact Markov chain mean steps",
-    tolerance="|exact/Kramers − 1| ≤ 2|c₁|D (c₁ the first-order Laplace correction, derived "
-              "here; quartic c₁ = 1.5); |τ_η − chain| < |τ₀ − chain| where η·h_a < 0.3",
-    tolerance_reason="Eyring–Kramers is the leading term of an expansion 1 + c₁D + O(D²); twice "
-                     "the first-order term leaves room for the O(D²) remainder at ΔV/D ≥ 5",
-    tags=("synthetic",),
-    controls={"kramers_prefactor_x1.2": "the Kramers prediction multiplied by 1.2 (a wrong "
-                                        "prefactor)",
-              "correction_applied_to_time": "the rate correction multiplied onto the mean time "
-                                            "(the wrong reading of the formula)"},
-)
+@claim("escape.kramers_asymptotic")
 def kramers_asymptotic(ctx) -> Evidence:
     S = _sizes(ctx)
     pred, meas, reg, rep, checks, kr_rows, fs_rows = {}, {}, {}, {}, [], [], []

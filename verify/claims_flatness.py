@@ -53,7 +53,6 @@ SIZES = {
     },
 }
 
-PAPER = "Cao, Wu, Yuan, Sayed, 'Flatness vs optimisation', arXiv 2406.20006 (abstract; theorems unavailable)"
 DIVERGE = 50.0  # |x| a worker must not leave: beyond it the quartic's walls make the step unstable
 ETA0 = 0.05     # step size at B = 1; linear scaling η = ETA0·B keeps D_c fixed
 C_CONFINE = 0.05  # double_gaussian(c): confinement so that a stationary law exists (c = 0: none)
@@ -273,29 +272,7 @@ def excess_cases(quick: bool):
 
 # ---------------------------------------------------------------- claims
 
-@claim(
-    id="flatness.decentralised_escape_faster",
-    paper=PAPER,
-    statement="Decentralised SGD escapes local minima faster than centralised SGD with the same "
-              "total batch KB; consensus (D-SGD) faster than diffusion (ATC); the consensus "
-              "advantage grows with B under the linear scaling rule η ∝ KB (the large-batch regime).",
-    predicted="the directions above; beside them (reported, not judged) the first-order ratio "
-              "τ_dec/τ_cen = exp(½(h_b − h_a)Σ_dis/D_c) (docs/theory.md §2, derived), Σ_dis exact "
-              "at the minimum (analysis.linear)",
-    measured="Monte Carlo censored escape steps of the centroid (quartic, escape = x̄ > 1; "
-             "analysis.stats.censored_mean_ci interval) over the exact chain's value of the same "
-             "estimand for C-SGD with batch KB",
-    tolerance="directional rule at 95%: interval wholly on the claimed side -> holds, wholly on "
-              "the other -> fails, else inconclusive; for dec/cen (interval of the ratio vs 1), "
-              "consensus/ATC (bootstrap interval of the ratio vs 1) and the B trend (bootstrap "
-              "interval of log ratio(B_max) − log ratio(B_min) vs 0); cells where > 1% of replicas "
-              "diverge are inconclusive",
-    tolerance_reason="ordering claims are judged by significance; the first-order magnitude is "
-                     "rough when Σ_dis/D_c ~ 1 (regime flag)",
-    tags=("synthetic",),
-    controls={"decentralised_half_step": "consensus and ATC with every update halved "
-                                         "(sabotage.half_step): a slower decentralised world"},
-)
+@claim("flatness.decentralised_escape_faster")
 def decentralised_escape_faster(ctx) -> Evidence:
     sz = _sizes(ctx, "escape")
     make = None
@@ -421,25 +398,7 @@ def _occupancy_evidence(ctx, methods: tuple, control: str) -> tuple:
     return occ, th, regime
 
 
-@claim(
-    id="flatness.flat_well_occupancy",
-    paper=PAPER,
-    statement="Decentralised SGD favours flatter minima: on double_gaussian (sharp well at −1, "
-              "flat at 1.5, mild confinement c = 0.05) the long-run occupancy of the flat well is "
-              "higher for D-SGD than for C-SGD with the same total batch.",
-    predicted="D-SGD − C-SGD occupancy > 0 (the paper's direction; docs/theory.md §2's J_eff = V + "
-              "½V''Σ_dis gives it to first order); C-SGD's occupancy equals the exact stationary "
-              "chain of discrete C-SGD",
-    measured="fraction of recorded times the centroid lies in the flat well, per replica after "
-             "burn-in, mean over replicas (t-interval; the difference paired by common random numbers)",
-    tolerance="difference interval wholly above 0 -> holds, wholly below -> fails; C-SGD: chain "
-              "inside its 95% interval (else fails)",
-    tolerance_reason="the direction is the paper's claim; the first-order magnitude is reported "
-                     "with Σ_dis/D_c (rough when not small)",
-    tags=("synthetic",),
-    controls={"sharp_flat_swapped": "the reversed premise: the sharp well is called the flat one "
-                                    "(in measurement and theory alike)"},
-)
+@claim("flatness.flat_well_occupancy")
 def flat_well_occupancy(ctx) -> Evidence:
     occ, th, regime = _occupancy_evidence(ctx, ("csgd", "dsgd"), "sharp_flat_swapped")
     dci = diff_ci(occ["dsgd"], occ["csgd"], paired=True)
@@ -469,25 +428,7 @@ def flat_well_occupancy(ctx) -> Evidence:
                           "flat_well": regime["flat_well"]})
 
 
-@claim(
-    id="flatness.consensus_vs_diffusion_flatness",
-    paper=PAPER,
-    statement="Consensus favours flatter minima than diffusion: on double_gaussian (sharp well at "
-              "−1, flat at 1.5) the long-run flat-well occupancy of consensus (D-SGD) exceeds that "
-              "of diffusion (ATC) on the same graph and step size (the abstract: consensus has the "
-              "larger excess risk and so escapes faster).",
-    predicted="consensus − ATC occupancy > 0: J_eff = V + ½V''Σ_dis with consensus's larger Σ_dis "
-              "(analysis.linear) penalises the sharp well more (docs/theory.md §2; magnitude reported)",
-    measured="per-replica flat-well occupancy of the centroid after burn-in (ring K = 8, η = 0.02, "
-             "D_c = 0.3), paired difference consensus − ATC with a t-interval (common random numbers)",
-    tolerance="directional rule on the paired 95% interval: above 0 holds, below 0 fails, else "
-              "inconclusive",
-    tolerance_reason="the paper gives a direction only; the first-order J_eff magnitude is rough "
-                     "where Σ_dis/D_c is not small",
-    tags=("synthetic",),
-    controls={"sharp_flat_swapped": "the reversed premise: the sharp well is called the flat one "
-                                    "(in measurement and theory alike)"},
-)
+@claim("flatness.consensus_vs_diffusion_flatness")
 def consensus_vs_diffusion_flatness(ctx) -> Evidence:
     occ, th, regime = _occupancy_evidence(ctx, ("dsgd", "atc"), "sharp_flat_swapped")
     dci = diff_ci(occ["dsgd"], occ["atc"], paired=True)
@@ -516,25 +457,7 @@ def consensus_vs_diffusion_flatness(ctx) -> Evidence:
                           "flat_well": regime["flat_well"]})
 
 
-@claim(
-    id="flatness.excess_risk_ordering",
-    paper=PAPER,
-    statement="Near a minimum the excess risk orders centralised < diffusion (ATC) < consensus "
-              "(v2 abstract: consensus has larger excess risk than diffusion), and each method's "
-              "excess risk equals docs/theory.md §3's per-mode closed form. Reported, not judged: "
-              "consensus vs CTA (docs/theory.md §3's 'consensus < CTA' is not universal).",
-    predicted="closed forms of docs/theory.md §3 (centroid ηr/(2KB(2 − ηh)) + ½h(1/K)Σ_j Π_j, "
-              "written from the formula); analysis.linear's Lyapunov moments of the step functions "
-              "reported beside them as a cross-check",
-    measured="Monte Carlo time-averaged (1/K)Σ_k f(x_k) − f* on f = ½h(x − x*)² (ring, σ = 1, "
-             "B = 1), replica means with t-intervals; orderings by paired (same-noise) differences",
-    tolerance="closed form inside the Bonferroni-corrected 95% Monte Carlo interval of every "
-              "(case, method); orderings by the directional rule on paired 95% intervals",
-    tolerance_reason="the linear model is exact on a quadratic: the only slack is sampling error",
-    tags=("synthetic",),
-    controls={"dsgd_lr_x1.2": "D-SGD simulated with a 20% larger step size than the one its "
-                              "closed form is evaluated at (sabotage.make(lr_scale=1.2))"},
-)
+@claim("flatness.excess_risk_ordering")
 def excess_risk_ordering(ctx) -> Evidence:
     sz = _sizes(ctx, "excess")
     h, r, B = 1.0, 1.0, 1

@@ -37,7 +37,7 @@ from landscapes.data import teacher_student
 from landscapes.noise import oracle
 
 from . import sabotage
-from .claims import Evidence, claim, combine, one_thread, value
+from .claims import Evidence, claim, combine, value
 
 _BASE = {"K": 8, "d_in": 5, "hidden": 8, "label_noise": 0.3, "n": 1024, "n_test": 4000, "eta": 0.3,
          "init_scale": 0.5, "steps": 400}
@@ -48,7 +48,6 @@ SIZES = {
     "full": dict(_BASE, batches=(4, 16, 64), graphs=("ring", "exponential"), replicas=16, newton=True),
 }
 
-PAPER = "Cao, Wu, Yuan, Sayed, 'Flatness vs optimisation', arXiv 2406.20006 (abstract; theorems unavailable)"
 METHODS = ("csgd", "dsgd", "atc")
 LEVEL = 0.95
 N_BOOT = 2000
@@ -265,54 +264,15 @@ def balance(data: dict) -> Evidence:
 
 # ---------------------------------------------------------------- claims
 
-@claim(
-    id="flatness.accuracy_flatness_and_error",
-    paper=PAPER,
-    statement="Test accuracy depends on both flatness and optimisation error: across C-SGD, consensus "
-              "and diffusion runs (batch sizes, graphs, initialisations), with both in one linear model, "
-              "test loss rises with the Hessian trace (sharper -> worse) and with the training excess "
-              "loss (larger optimisation error -> worse). Reported, not judged: leave-one-out RMSE of the "
-              "two-variable fit against each single-variable fit.",
-    predicted="both partial coefficients of test ~ 1 + trace + excess positive (a direction only: the "
-              "paper's theorems are unavailable, docs/theory.md §3)",
-    measured="teacher–student MLP (P = 57, label noise 0.3), K = 8, minibatch SGD noise: exact "
-             "Hessian trace, f(w̄) − f̂* and test loss at the final averaged model; least squares "
-             "(analysis.stats.ols) with cluster-bootstrap 95% intervals over initialisations",
-    tolerance="directional rule on each coefficient's 95% interval: both above 0 -> holds, either "
-              "below 0 -> fails, else inconclusive",
-    tolerance_reason="no predicted size exists; the question is whether each effect exceeds "
-                     "initialisation-to-initialisation noise",
-    tags=("synthetic",),
-    controls={"flatness_shuffled": "the flatness measure of each run replaced by that of a random "
-                                   "other run (a world where accuracy does not depend on it)"},
-)
+@claim("flatness.accuracy_flatness_and_error")
 def accuracy_flatness_and_error(ctx) -> Evidence:
-    with one_thread():
-        data = run_grid(config(ctx.quick), seed=ctx.seed, progress=ctx.progress)
+    data = run_grid(config(ctx.quick), seed=ctx.seed, progress=ctx.progress)
     if ctx.sabotaged("flatness_shuffled"):
         data = dict(data, trace=np.random.default_rng(ctx.seed + 1).permutation(data["trace"]))
     return judge(data, seed=ctx.seed)
 
 
-@claim(
-    id="flatness.diffusion_better_balance",
-    paper=PAPER,
-    statement="Diffusion strikes the better balance between flatness and optimisation error: at the "
-              "same graph, batch, step size and number of steps, diffusion (ATC) reaches a lower test "
-              "loss than consensus (D-SGD). Reported, not judged: the two ingredients (consensus − "
-              "diffusion Hessian trace and training excess loss), since the balance itself cannot be "
-              "derived without the paper's theorems.",
-    predicted="test(consensus) − test(diffusion) > 0 (a direction only)",
-    measured="the runs of flatness.accuracy_flatness_and_error: per initialisation, consensus − "
-             "diffusion test loss averaged over matched (graph, B) cells; Student-t interval over "
-             "initialisations (analysis.stats.mean_ci)",
-    tolerance="directional rule on the 95% interval: above 0 holds, below 0 fails, else inconclusive",
-    tolerance_reason="no predicted size exists; initialisations are independent, cells of one "
-                     "initialisation are averaged first (they share x0 and noise streams)",
-    tags=("synthetic",),
-    controls={"diffusion_half_step": "diffusion (ATC) with every update halved (sabotage.half_step): "
-                                     "a less converged diffusion at the same number of steps"},
-)
+@claim("flatness.diffusion_better_balance")
 def diffusion_better_balance(ctx) -> Evidence:
     make, tag = None, ""
     if ctx.sabotaged("diffusion_half_step"):
@@ -320,6 +280,5 @@ def diffusion_better_balance(ctx) -> Evidence:
             m = dynamics.make(name, top, lr=lr)
             return sabotage.half_step(m) if name == "atc" else m
         tag = "diffusion_half_step"
-    with one_thread():
-        data = run_grid(config(ctx.quick), seed=ctx.seed, progress=ctx.progress, make=make, tag=tag)
+    data = run_grid(config(ctx.quick), seed=ctx.seed, progress=ctx.progress, make=make, tag=tag)
     return balance(data)

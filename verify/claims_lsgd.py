@@ -28,10 +28,7 @@ from landscapes.noise import oracle as make_oracle
 from landscapes.rng import Streams
 
 from . import sabotage
-from .claims import Evidence, claim, combine, value
-
-PAPER = "Teng et al., 'Leader Stochastic Gradient Descent for Distributed Training of Deep " \
-        "Learning Models', NeurIPS 2019 (arXiv 1905.10395); docs/theory.md §7"
+from .claims import Evidence, claim, combine
 
 SIZES = {
     "quick": {"fp_landscapes": 2, "fp_runs": 3, "fp_steps": 3000, "fp_starts": 20,
@@ -132,24 +129,7 @@ FP_TOL = 1e-9
 CONVERGED_FRAC = 0.1
 
 
-@claim(
-    id="lsgd.stationary_points_unchanged",
-    paper=PAPER,
-    statement="(T1) at a stationary point of the LGD update map the leader has ∇f = 0 "
-              "(followers satisfy ∇f(x_j) = −λ(x_j − z)); leader pulls do not move the "
-              "stationary points of f, whereas the elastic (EASGD) objective does.",
-    predicted="every stationary point of f with all workers at it is a fixed point (residual 0); "
-              "at converged LGD runs ‖∇f(leader)‖ = 0 and the follower balance holds; started with "
-              "workers at different minima, the leader (best worker) does not move under LGD while "
-              "EASGD moves the workers (displacement > 0)",
-    measured="random Gaussian-bump landscapes (d = 2), stationary points by scipy root-finding; "
-             "max ‖x⁺ − x‖ of the LGD map over random K, η, λ; deterministic LGD and EASGD runs "
-             "(dynamics.simulate); the leader is the best worker by f",
-    tolerance=FP_TOL,
-    tolerance_reason="root-finding leaves ‖∇f‖ ≤ 1e-10, so a residual η‖∇f‖ + round-off ≪ 1e-9",
-    tags=("synthetic",),
-    controls={"worst_leader": "LSGD elects the WORST worker as leader (the loss it sees negated)"},
-)
+@claim("lsgd.stationary_points_unchanged")
 def stationary_points_unchanged(ctx) -> Evidence:
     S = _size(ctx)
     n_land, runs, steps = S["fp_landscapes"], S["fp_runs"], S["fp_steps"]
@@ -272,28 +252,7 @@ def symmetric_trajectories(name, steps, seed=0, every=5, center_instead=False):
     return res.times, res.records["field:x"][:, 0], res.records["model"][:, 0]
 
 
-@claim(
-    id="lsgd.curse_of_symmetry",
-    paper=PAPER,
-    statement="on symmetric landscapes (X and −X both optimal) averaging the workers lands on the "
-              "symmetric poor point (average 0); pulling toward the leader instead reaches a true "
-              "minimum",
-    predicted="f = (x² − 1)², workers ±1.2: EASGD center 0, workers ±sqrt(1 − ρ/4), LGD leader "
-              "at a minimum (|x| = 1); 2-D f = (uv − 1)² + ¼(u² + v²) with half the workers in each "
-              "mirror basin: center/average at the saddle (fraction reaching a minimum below 0.2), "
-              "LSGD leader at a minimum (fraction above 0.8)",
-    measured="deterministic 1-D runs (η = 0.01, ρ ∈ {0.5, 1, 2}); noisy 2-D runs (σ = 0.05, "
-             "K = 4, τ = 4) over random starts: fraction whose model ends within 0.05 of f_min, "
-             "with Wilson 95% intervals (analysis.stats.wilson)",
-    tolerance="1-D: 1e-6 absolute; 2-D: Wilson interval wholly above 0.8 (LSGD) / below 0.2 "
-              "(averaging) holds, wholly on the other side fails",
-    tolerance_reason="1-D runs are deterministic and converge linearly (rate ≤ 0.96/step) well "
-                     "within 1000 steps; 2-D fractions are binomial (directional rule, "
-                     "docs/theory.md §9)",
-    tags=("synthetic",),
-    controls={"center_instead_of_leader": "the 'leader' method pulls to the workers' center (EASGD "
-                                          "with the same strength and period) instead of the best worker"},
-)
+@claim("lsgd.curse_of_symmetry")
 def curse_of_symmetry(ctx) -> Evidence:
     S = _size(ctx)
     ci = ctx.sabotaged("center_instead_of_leader")
@@ -435,22 +394,7 @@ def _curves(res, d) -> dict:
     return out
 
 
-@claim(
-    id="lsgd.convergence_speed",
-    paper=PAPER,
-    statement="LSGD converges faster than EASGD and than periodic averaging at the same "
-              "communication period τ (the paper's CIFAR/ImageNet curves; reported gains are small)",
-    predicted="final f(model) − f* of LSGD lower than EASGD's and periodic averaging's",
-    measured="Rastrigin and Styblinski–Tang (d = 4), K = 8, τ = 4, isotropic gradient noise; "
-             "paired differences of final f(model) − f* (same starts and noise draws) with 95% "
-             "t-intervals over replicas (analysis.stats.diff_ci, paired); multi-leader LSGD and "
-             "the best-worker loss reported",
-    tolerance="95% interval of the paired difference wholly above 0 (holds) / below 0 (fails)",
-    tolerance_reason="directional rule of docs/theory.md §9; replica-to-replica spread of "
-                     "multimodal runs",
-    tags=("synthetic",),
-    controls={"worst_leader": "LSGD elects the WORST worker as leader (the loss it sees negated)"},
-)
+@claim("lsgd.convergence_speed")
 def convergence_speed(ctx) -> Evidence:
     S = _size(ctx)
     meas, pred, rep, checks, lines, curves = {}, {}, {}, [], [], {}
@@ -489,22 +433,7 @@ def multi_methods(lr):
                           tau_local=MULTI_TAU_LOCAL, groups=MULTI_GROUPS, K=MULTI_K)}
 
 
-@claim(
-    id="lsgd.multi_leader",
-    paper=PAPER + " (§3: local leaders within groups plus a global leader)",
-    statement="multi-leader LSGD (each group of workers pulled to its local leader every τ/4 steps, "
-              "all workers to the global leader every τ) reaches a lower loss than single-leader "
-              "LSGD at the same global period τ",
-    predicted="final f(leader) − f* of multi-leader LSGD below single-leader LSGD's",
-    measured="Rastrigin and Styblinski–Tang (d = 4), K = 8 in 2 groups, τ = 16, τ_local = 4, "
-             "λ = λ_G = 0.1, isotropic gradient noise; paired 95% t-interval of single − multi over "
-             "replicas (same starts and noise draws); vectors sent per step reported",
-    tolerance="95% interval of the paired difference wholly above 0 (holds) / below 0 (fails)",
-    tolerance_reason="directional rule of docs/theory.md §9",
-    tags=("synthetic",),
-    controls={"worst_local_leaders": "multi-leader LSGD elects the WORST worker of each group and "
-                                     "overall as leaders (the loss it sees negated)"},
-)
+@claim("lsgd.multi_leader")
 def multi_leader(ctx) -> Evidence:
     S = _size(ctx)
     meas, pred, rep, checks, curves, lines = {}, {}, {}, [], {}, []
@@ -579,27 +508,7 @@ def t2_mc(c, R, seed, pull=True):
     return np.asarray(res.records["f1"][-1])
 
 
-@claim(
-    id="lsgd.descent_bound_t2",
-    paper=PAPER + " (Theorem 2, LGD descent property)",
-    statement="for m-strongly convex, M-smooth f, a leader no worse than the worker (f(z) ≤ f(x)), "
-              "η ≤ 1/(M + λ) and gradient noise with E‖ξ‖² = σ², one LGD step satisfies "
-              "E f(x⁺) − f* ≤ (1 − mη)(f(x) − f*) − ηλ(f(x) − f(z)) + η²Mσ²/2",
-    predicted="the bound holds on every sampled case: exact expectation minus bound ≤ 0; the "
-              "implementation's one-step Monte Carlo loss is not significantly above the bound in "
-              "any case and below it on average",
-    measured="random quadratics inside the assumptions (d ≤ 4, condition number ≤ e⁴, λ ∈ "
-             "[e⁻⁴, e²]); exact E f(x⁺) (analysis.leader.t2_lhs_quadratic) on 200 (full 2000) cases; "
-             "one step of dynamics 'lsgd' over R = 4000 (full 20000) replicas on 12 (full 60) cases, "
-             "95% t-intervals of bound − loss (analysis.stats.mean_ci); plain SGD (the pull "
-             "removed) against the same bound reported",
-    tolerance="exact: max(E f(x⁺) − bound) ≤ 1e-12 (relative); Monte Carlo: directional rule",
-    tolerance_reason="the exact side is a closed-form expectation (round-off only); the Monte "
-                     "Carlo side has sampling error only",
-    tags=("synthetic",),
-    controls={"leader_pull_removed": "the step without its pull to the leader (plain SGD) against the "
-                                     "same bound, exact and simulated"},
-)
+@claim("lsgd.descent_bound_t2")
 def descent_bound_t2(ctx) -> Evidence:
     S = _size(ctx)
     pull = not ctx.sabotaged("leader_pull_removed")
@@ -723,21 +632,7 @@ COMM_CASES = [  # (K, groups, tau, tau_local)
 COMM_PERTURB = 1.25   # control: the LSGD closed form scaled by this
 
 
-@claim(
-    id="lsgd.communication",
-    paper=PAPER,
-    statement="LSGD broadcasts the leader only (one vector to each follower per pull), so it "
-              "sends fewer vectors than EASGD, whose workers all exchange with the center",
-    predicted="analysis.leader.comm_vectors closed forms: LSGD (K − n)/τ_l + (K − 1)/τ − "
-              "(K/n − 1)/lcm(τ, τ_l); EASGD 2K/τ; ring all-reduce 2(K − 1)/τ; equal to each "
-              "Method.comm; LSGD < EASGD at the same period (min(τ, τ_l) for multi-leader)",
-    measured="vectors counted by instrumenting runs (pull events, de-duplicated per receiver) "
-             "over whole periods",
-    tolerance=1e-12,
-    tolerance_reason="counts over whole periods are exact rationals",
-    tags=("synthetic",),
-    controls={"perturbed_closed_form": "the LSGD closed form scaled by 1.25 (a wrong count)"},
-)
+@claim("lsgd.communication")
 def communication(ctx) -> Evidence:
     S = _size(ctx)
     pred, meas, rep, checks, worst_err = {}, {}, {}, [], 0.0

@@ -57,8 +57,6 @@ SIZES = {
                  n_boot=2000, mlp=dict(n=32, d_in=3, hidden=5), exact_d=10, exact_cap=20000),
 }
 
-PAPER = ("Takezawa, Bao, Niwa, Sato, Yamada, 'Momentum Tracking: momentum acceleration for decentralized "
-         "deep learning on heterogeneous data', TMLR 2023; docs/theory.md §5")
 MOMENTUM = ("dsgdm", "qg_dsgdm", "decentlam", "mt")
 OTHERS = ("dsgdm", "qg_dsgdm", "decentlam")   # the methods the statement says depend on ζ
 WORDS = {"mt": "MT", "dsgdm": "DSGDm", "qg_dsgdm": "QG-DSGDm", "decentlam": "DecentLaM", "atc": "DSGD",
@@ -365,22 +363,7 @@ def _sweep_data(sw: dict, checks, methods):
 
 # ------------------------------------------------------------------ claim 1: exactness
 
-@claim(
-    id="momentum_tracking.exactness",
-    paper=PAPER,
-    statement="With exact gradients on heterogeneous quadratics, GT, MT and D² converge to the exact "
-              "minimiser; DSGD (ATC and consensus forms), QG-DSGDm and DecentLaM converge to the biased "
-              "fixed point X = W(X − η∇F(X)) (consensus: X = WX − η∇F(X)), DSGDm to the one with step η/(1 − β).",
-    predicted="fixed point of docs/theory.md §5's equation per method (direct linear solve; 1x*ᵀ for GT/MT/D²), "
-              "and independently the fixed point of the algorithm's own affine step map (analysis.heterogeneity.fixed_point)",
-    measured="the iterate after running the algorithm to convergence (steps until max change < 1e-15, cap), "
-             "8-ring, η = 0.05, β = 0.9, equal (hess_spread 0) and unequal (hess_spread 1) Hessians",
-    tolerance="exact methods ≤ 1e-10 from 1x*ᵀ; biased ≤ 1e-8 from the predicted fixed point",
-    tolerance_reason="linear convergence with contraction ≤ 0.975 runs to round-off (1e-13) well inside the cap",
-    tags=("synthetic",),
-    controls={"dsgdm_step_eta": "a wrong theory: DSGDm's fixed point predicted with step η (QG-DSGDm's) "
-                                "instead of η/(1 − β)"},
-)
+@claim("momentum_tracking.exactness")
 def exactness(ctx) -> Evidence:
     sz = sizes(ctx.quick)
     d, lr, beta, cap = sz["exact_d"], 0.05, 0.9, sz["exact_cap"]
@@ -439,27 +422,7 @@ def exactness(ctx) -> Evidence:
 
 # ------------------------------------------------------------------ claim 2: convergence vs ζ²
 
-@claim(
-    id="momentum_tracking.rate_vs_zeta",
-    paper=PAPER,
-    statement="Momentum Tracking's convergence does not depend on the heterogeneity ζ² (β = 0.9 here; "
-              "other β in momentum_tracking.momentum_sweep); the convergence of DSGDm, QG-DSGDm and "
-              "DecentLaM does.",
-    predicted=f"relative heterogeneity penalty Π(T) = b·ζ²_max/S̄(0), b the LS slope of S(T) against ζ², at every T checked: "
-              f"MT |Π| < {MARGIN}; DSGDm, QG-DSGDm, DecentLaM Π > 0 and Π > Π_MT",
-    measured="S(T) = (1/K) Σ_k f(x_k) − f* (mean over (0.8T, T]) at several T, fixed η_eff = 0.1, 8-ring, "
-             "β = 0.9, isotropic gradient noise, ≥ 4 ζ² levels, common random numbers; heterogeneous quadratics "
-             "(unequal Hessians) and a non-convex teacher–student MLP with concept shift (ζ²(x*) > 0); "
-             "DSGD (η = η_eff) reported",
-    tolerance=f"Π intervals (paired bootstrap over replicas, 95%): MT inside (−{MARGIN}, {MARGIN}); others wholly > 0 "
-              "and Π − Π_MT wholly > 0",
-    tolerance_reason=f"'independent' needs an equivalence margin: {MARGIN} = a 10% change of S over the ζ² "
-                     "range, which allows finite-T curvature effects of the non-convex problem; 'depends' is "
-                     "any dependence the interval resolves, and more than MT's",
-    tags=("synthetic",),
-    controls={"mt_no_tracking": "MT with its tracking correction removed (c ← 0 every step): a heavy ball on "
-                                "local gradients whose bias depends on ζ"},
-)
+@claim("momentum_tracking.rate_vs_zeta")
 def rate_vs_zeta(ctx) -> Evidence:
     sz = sizes(ctx.quick)
     methods = MOMENTUM + ("atc",)
@@ -514,20 +477,7 @@ def rate_vs_zeta(ctx) -> Evidence:
 
 # ------------------------------------------------------------------ claim 3: β sweep
 
-@claim(
-    id="momentum_tracking.momentum_sweep",
-    paper=PAPER,
-    statement="MT's independence of ζ² holds for every β ∈ [0, 1); DSGDm, QG-DSGDm and DecentLaM "
-              "depend on ζ² (for β > 0; at β = 0 all three are DSGD).",
-    predicted=f"per β and family, at the final T: MT |Π| < {MARGIN}; for β > 0 DSGDm, QG-DSGDm, DecentLaM "
-              "Π > 0 and Π > Π_MT",
-    measured="as momentum_tracking.rate_vs_zeta at β ∈ {0, 0.99} (quick) / {0, 0.5, 0.9, 0.99} (full), "
-             "fixed η_eff = 0.1 (lr = η_eff(1 − β)), longer T at β = 0.99",
-    tolerance=f"as momentum_tracking.rate_vs_zeta (margin {MARGIN})",
-    tolerance_reason="as momentum_tracking.rate_vs_zeta",
-    tags=("synthetic",),
-    controls={"mt_no_tracking": "MT with its tracking correction removed (c ← 0 every step)"},
-)
+@claim("momentum_tracking.momentum_sweep")
 def momentum_sweep(ctx) -> Evidence:
     sz = sizes(ctx.quick)
     pred, meas, rep, verdicts, notes, data = {}, {}, {}, [], [], {}
@@ -579,20 +529,7 @@ def momentum_sweep(ctx) -> Evidence:
 
 # ------------------------------------------------------------------ claim 4: topology
 
-@claim(
-    id="momentum_tracking.topology",
-    paper=PAPER,
-    statement="Heterogeneity hurts DSGDm through the spectral gap (its bias ~ ζ/gap); MT stays ζ-independent "
-              "on every topology.",
-    predicted=f"MT |Π| < {MARGIN} on each topology; DSGDm's Π larger on the ring (gap 0.195) than on the ±2^k "
-              "exponential graph (gap 0.667); deterministic DSGDm network bias from the fixed-point solve, per topology",
-    measured="heterogeneous quadratics (≥ 4 ζ² levels), isotropic noise σ = 1, β = 0.9, η_eff = 0.1, K = 8, "
-             "final T; ring / hypercube / exponential_undirected (+ complete in --full)",
-    tolerance=f"MT margin {MARGIN}; DSGDm ordering judged on the paired bootstrap interval of Π_ring − Π_exp",
-    tolerance_reason="as momentum_tracking.rate_vs_zeta",
-    tags=("synthetic",),
-    controls={"same_graph": "the 'ring' arm runs on the exponential graph (a premise without a gap difference)"},
-)
+@claim("momentum_tracking.topology")
 def topology_claim(ctx) -> Evidence:
     sz = sizes(ctx.quick)
     Tl = sz["T"]
@@ -639,21 +576,7 @@ def topology_claim(ctx) -> Evidence:
 
 # ------------------------------------------------------------------ claim 5: DSGDm vs DSGD
 
-@claim(
-    id="momentum_tracking.dsgdm_vs_dsgd",
-    paper=PAPER,
-    statement="Under heterogeneity DSGDm is worse than DSGD (momentum amplifies the heterogeneity bias: "
-              "at the same step η DSGDm's fixed point has step η/(1 − β)).",
-    predicted="at the same raw step η and the final T: the heterogeneity penalty S(ζ²_max) − S(0) of DSGDm "
-              "exceeds DSGD's, and at ζ²_max DSGDm's S(T) exceeds DSGD's; theory beside it: the deterministic "
-              "network bias of both fixed points (docs/theory.md §5)",
-    measured="DSGDm (β = 0.9) and DSGD (ATC) at the same lr (0.01 quadratic, 0.02 MLP), 8-ring, both families, "
-             "≥ 4 ζ² levels, common random numbers; DSGD at the matched effective step η/(1 − β) reported",
-    tolerance="paired t-intervals (95%) over replicas, wholly > 0",
-    tolerance_reason="a directional claim: the interval decides (analysis.stats.direction)",
-    tags=("synthetic",),
-    controls={"dsgdm_beta0": "the 'DSGDm' arm is DSGDm with β = 0 (DSGD masquerading as DSGDm)"},
-)
+@claim("momentum_tracking.dsgdm_vs_dsgd")
 def dsgdm_vs_dsgd(ctx) -> Evidence:
     sz = sizes(ctx.quick)
     Tl, beta = sz["T"], 0.9

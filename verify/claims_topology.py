@@ -92,22 +92,7 @@ def k_values(name: str, quick: bool) -> list[int]:
     return K_VALUES[name][0 if quick else 1]
 
 
-@claim(
-    id="topology.spectral_gap_closed_forms",
-    paper="docs/theory.md §8 (derived); standard circulant / Cayley-graph spectra",
-    statement="ring (1/3): gap (4/3)sin²(π/K); torus √K×√K (1/5): (4/5)sin²(π/√K); hypercube: "
-              "2/(1+log₂K); directed exponential: 2/(1+⌈log₂K⌉) for even K; undirected ±2^k: 2/log₂K "
-              "for K a power of two; star (Metropolis–Hastings): 1/K; complete: 1; lazy ring (self "
-              "weight 0.1), whose most negative eigenvalue sets ρ: 1 − max(|λ₁|, |λ_⌊K/2⌋|).",
-    predicted="closed forms of docs/theory.md §8 evaluated at each K where they are stated",
-    measured="1 − max_{j≥2}|λ_j(W)| from numpy eigenvalues of dynamics.topology's W (Topology.spectral_gap)",
-    tolerance=GAP_TOL,
-    tolerance_reason="exact identity; eigenvalue round-off for K ≤ 256 is ~1e-14",
-    tags=("synthetic",),
-    controls={"rho_as_lambda2": "ρ read as the second-largest real eigenvalue λ₂ (Topology.lambda2) "
-                                "instead of max_{j≥2}|λ_j|: wrong when a negative or complex "
-                                "eigenvalue dominates"},
-)
+@claim("topology.spectral_gap_closed_forms")
 def spectral_gap_closed_forms(ctx) -> Evidence:
     names = list(K_VALUES)
     wrong = ctx.sabotaged("rho_as_lambda2")
@@ -145,19 +130,7 @@ def spectral_gap_closed_forms(ctx) -> Evidence:
 ONE_PEER_TOL = 1e-12
 
 
-@claim(
-    id="topology.one_peer_exact_averaging",
-    paper="docs/theory.md §8; Ying et al., 'Exponential graph is provably efficient', NeurIPS 2021",
-    statement="one-peer exponential (½ self, ½ on i+2^k, k cycling): the product over log₂K rounds "
-              "is exact averaging (for K a power of two).",
-    predicted="W(m−1)…W(0) = 11ᵀ/K exactly, m = log₂K, i.e. max entry error 0",
-    measured="max |W(m−1)…W(0) − 11ᵀ/K| over entries (numpy products), K = 2, 4, …, 64 (full 1024); "
-             "K not a power of two reported, not judged",
-    tolerance=ONE_PEER_TOL,
-    tolerance_reason="entries are dyadic rationals: a product of m ≤ 10 matrices has round-off ≤ 1e-15",
-    tags=("synthetic",),
-    controls={"one_round_short": "the product taken over log₂K − 1 rounds (one round of the period missing)"},
-)
+@claim("topology.one_peer_exact_averaging")
 def one_peer_exact_averaging(ctx) -> Evidence:
     S = SIZES["quick" if ctx.quick else "full"]
     pow2 = _pow2(1, S["one_peer_max_log2"])
