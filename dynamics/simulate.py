@@ -127,7 +127,16 @@ def _replica_ids(replicas, x0: torch.Tensor) -> torch.Tensor:
     return ids.to(torch.int64).cpu()
 
 
+_N_RECORDS = 100  # record_every=None: about this many evenly spaced records
+
+
 def _schedule(record_every, steps: int) -> list[int]:
+    """Record times: None -> every max(1, steps // 100) steps plus the final step; an int N ->
+    0, N, 2N, ... <= steps; an iterable -> those steps (sorted, distinct)."""
+    if record_every is None:
+        every = max(1, steps // _N_RECORDS)
+        ts = list(range(0, steps + 1, every))
+        return ts if ts[-1] == steps else ts + [steps]
     if isinstance(record_every, (int, np.integer)) and not isinstance(record_every, bool):
         if record_every < 1:
             raise ValueError(f"record_every must be an int >= 1 or an iterable of steps, got {record_every}")
@@ -270,12 +279,16 @@ def _check_method(method):
 # ---------------------------------------------------------------- the simulator
 
 def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
-             record_every: int | Iterable[int] = 1, recorders=None, objective=None,
+             record_every: int | Iterable[int] | None = None, recorders=None, objective=None,
              stop: Callable | None = None, stop_on: str = "centroid", divergence: float | None = 1e6,
              device="cpu", dtype=torch.float64, progress: bool = False,
              checkpoint=None, checkpoint_every: int | None = None, resume: bool = False) -> SimResult:
     """Run `method` on `oracle` for R replicas from `x0` ((K, d) broadcast, or (R, K, d)).
 
+    `record_every`: None (default) records at about 100 evenly spaced times, every
+    max(1, steps // 100) steps, always including 0 and the final step (every step when
+    steps <= 100); an int N records at 0, N, 2N, ... (`record_every=1`: every step); an
+    iterable gives the steps themselves.
     `recorders`: names from RECORDERS, 'field:NAME', or a dict name -> rec(state, method, oracle,
     t) -> Tensor (R, ...); default ('loss_avg', 'consensus', 'loss_workers') (only 'consensus'
     when no objective is known). The objective f(w) is `objective`, else `oracle.problem.f`, else

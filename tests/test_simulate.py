@@ -296,6 +296,17 @@ def test_default_recorders_and_objective():
     assert r.records["loss_workers"].shape == (4, 1, K)
 
 
+@pytest.mark.parametrize("steps,every", [(3, 1), (100, 1), (250, 2), (205, 2), (2000, 20)])
+def test_default_schedule_is_about_100_records(steps, every):
+    """record_every=None: every max(1, steps // 100) steps, 0 and the final step included."""
+    m = dsgd(TOP, 0.1)
+    r = simulate(m, Quad(2.0), torch.ones(K, 1), steps, recorders=("consensus",))
+    want = sorted(set(range(0, steps + 1, every)) | {steps})
+    assert r.times.tolist() == want and r.records["consensus"].shape == (len(want), 1)
+    one = simulate(m, Quad(2.0), torch.ones(K, 1), steps, record_every=1, recorders=("consensus",))
+    assert np.array_equal(r.records["consensus"], one.records["consensus"][want])
+
+
 def test_custom_recorder_dict_and_progress(capsys):
     m = dsgd(TOP, 0.1)
     seen = []
