@@ -13,17 +13,7 @@ from verify.catalog import load
 from verify.claims import VERDICTS, Context
 from verify.claims_escape import corrected_steps, laplace_c1
 from verify.claims_flatness import _estimand, boltzmann_flat, chain_stationary_flat, closed_form_excess
-from verify.experiments_escape import (
-    DG_SHARP,
-    QUARTIC,
-    censored_mean,
-    chain_escape,
-    chain_grid,
-    chain_target,
-    continuous_steps,
-    mc_escape,
-    mfpt_interval,
-)
+from verify import experiments_escape as xe
 
 IDS = ["escape.chain_vs_monte_carlo", "escape.kramers_asymptotic",
        "flatness.decentralised_escape_faster", "flatness.flat_well_occupancy",
@@ -49,7 +39,7 @@ def test_toolkit_checks_are_not_attributed_to_the_paper():
 def test_mfpt_interval_free_diffusion(x0, D):
     """V = 0 on (L, M), both absorbing: T(x) = (x − L)(M − x)/(2D)."""
     L, M = -1.0, 2.0
-    got = mfpt_interval(lambda x: np.zeros_like(x), x0, L, M, D)
+    got = xe.mfpt_interval(lambda x: np.zeros_like(x), x0, L, M, D)
     assert got == pytest.approx((x0 - L) * (M - x0) / (2 * D), rel=1e-6)
 
 
@@ -58,7 +48,7 @@ def test_mfpt_interval_linear_drift():
     T(x) = (x − L)/a − (M − L)/a · (e^{a(x−L)/D} − 1)/(e^{a(M−L)/D} − 1)."""
     a, D, L, M, x0 = 0.7, 0.4, 0.0, 1.5, 0.6
     want = (x0 - L) / a - (M - L) / a * math.expm1(a * (x0 - L) / D) / math.expm1(a * (M - L) / D)
-    assert mfpt_interval(lambda x: a * x, x0, L, M, D) == pytest.approx(want, rel=1e-6)
+    assert xe.mfpt_interval(lambda x: a * x, x0, L, M, D) == pytest.approx(want, rel=1e-6)
 
 
 def test_laplace_c1_quartic():
@@ -70,8 +60,8 @@ def test_laplace_c1_quartic():
 
 def test_chain_grid_edges():
     s = 0.05
-    for case in (QUARTIC, DG_SHARP):
-        x = chain_grid(case, s)
+    for case in (xe.QUARTIC, xe.DG_SHARP):
+        x = xe.chain_grid(case, s)
         d = x[1] - x[0]
         assert d <= s / 20 * (1 + 1e-9)
         for edge in (case.L, case.M):
@@ -85,12 +75,12 @@ def test_chain_target_geometric():
     and the censored mean is that over 1 − q^c, i.e. 1/p exactly."""
     p, cap = 0.03, 40
     S = (1 - p) ** np.arange(cap + 1)
-    assert chain_target(S, cap, "poisson") == pytest.approx(1 / p, rel=1e-12)
-    assert chain_target(S, cap, "km-bootstrap") == pytest.approx((1 - (1 - p) ** cap) / p, rel=1e-12)
+    assert xe.chain_target(S, cap, "poisson") == pytest.approx(1 / p, rel=1e-12)
+    assert xe.chain_target(S, cap, "km-bootstrap") == pytest.approx((1 - (1 - p) ** cap) / p, rel=1e-12)
     with pytest.raises(ValueError, match="method"):
-        chain_target(S, cap, "nope")
+        xe.chain_target(S, cap, "nope")
     with pytest.raises(ValueError, match="survival"):
-        chain_target(S[:10], cap, "poisson")
+        xe.chain_target(S[:10], cap, "poisson")
 
 
 def test_finite_step_correction_is_a_rate_correction():
@@ -99,10 +89,10 @@ def test_finite_step_correction_is_a_rate_correction():
     is closer to τ₀/(1 + η/4) than to τ₀ or τ₀(1 + η/4). The chain is an independent solver."""
     D = 0.05
     for eta in (0.02, 0.05):
-        chain = chain_escape(QUARTIC, eta, D)[0].mean
-        k0 = continuous_steps(QUARTIC, eta, D)
-        on_rate, fs = corrected_steps(k0, eta, QUARTIC)
-        on_time, _ = corrected_steps(k0, eta, QUARTIC, on_time=True)
+        chain = xe.chain_escape(xe.QUARTIC, eta, D)[0].mean
+        k0 = xe.continuous_steps(xe.QUARTIC, eta, D)
+        on_rate, fs = corrected_steps(k0, eta, xe.QUARTIC)
+        on_time, _ = corrected_steps(k0, eta, xe.QUARTIC, on_time=True)
         assert on_rate == pytest.approx(k0 / (1 + eta / 4), rel=1e-12)
         assert on_time == pytest.approx(k0 * (1 + eta / 4), rel=1e-12)
         assert abs(on_rate - chain) < abs(k0 - chain) < abs(on_time - chain)
@@ -117,13 +107,13 @@ def test_censored_mean_interval_choice():
     cap = 400
     t = np.ceil(rng.exponential(100.0, 3000))
     t[t > cap] = np.inf
-    e = censored_mean(t, cap)
+    e = xe.censored_mean(t, cap)
     assert e["method"] == "poisson"
     seen = np.isfinite(t)
     assert e["value"] == pytest.approx(np.minimum(t, cap).sum() / seen.sum(), rel=1e-12)
     t2 = np.ceil(150 + rng.exponential(30.0, 3000))
     t2[t2 > cap] = np.inf
-    k = censored_mean(t2, cap)
+    k = xe.censored_mean(t2, cap)
     assert k["method"] == "km-bootstrap"
     assert k["value"] == pytest.approx(np.minimum(t2, cap).mean(), rel=1e-12)
     assert k["ci_low"] < k["value"] < k["ci_high"]
@@ -133,11 +123,11 @@ def test_zero_escapes_give_a_censored_bound():
     """No escape in the sample: mean inf, a finite lower bound (the Poisson upper rate limit),
     no ZeroDivisionError — in the summary, in a real Monte Carlo run and in the ratio estimand."""
     cap, R = 50, 30
-    e = censored_mean(np.full(R, np.inf), cap)
+    e = xe.censored_mean(np.full(R, np.inf), cap)
     # Garwood: with 0 events the upper rate limit is χ²_2(0.975)/(2T) = −ln(0.025)/T
     assert e["value"] == math.inf and e["ci_high"] == math.inf
     assert e["ci_low"] == pytest.approx(R * cap / -math.log(0.025), rel=1e-9)
-    smp = mc_escape(QUARTIC, 0.05, 0.01, 20, 16, seed=0)  # ΔV/D = 25, 20 steps: no escape
+    smp = xe.mc_escape(xe.QUARTIC, 0.05, 0.01, 20, 16, seed=0)  # ΔV/D = 25, 20 steps: no escape
     assert smp.escapes == 0 and math.isfinite(smp.mean["ci_low"]) and smp.mean["value"] == math.inf
     assert _estimand(smp.times, 20, "poisson") == math.inf
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
-from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from _spawn import free_port, join_group, leave, spawn
 
 import dynamics
 import landscapes
@@ -55,20 +54,9 @@ def _reference(algo, top, hp, steps=STEPS):
     return s.x
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank, world, port, tasks, outdir, timeout):
-    import torch.distributed as dist
-
     from dynamics import distributed as Dd
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    Dd.init("gloo", timeout)
+    join_group(rank, world, port, timeout)
     out = {}
     for key, (algo, top, hp, kw) in tasks.items():
         try:
@@ -77,32 +65,12 @@ def _worker(rank, world, port, tasks, outdir, timeout):
             out[key] = {k: res[k] for k in ("x", "bytes_sent", "measured_comm", "declared_comm", "start_step")}
         except Dd.PeerFailure as e:
             out[key] = dict(error=str(e), t_err=time.time())
-            torch.save(out, Path(outdir) / f"rank{rank}.pt")
-            os._exit(0)  # the group is broken: do not wait in destroy_process_group
-    torch.save(out, Path(outdir) / f"rank{rank}.pt")
-    dist.destroy_process_group()
+            leave(out, outdir, rank, broken=True)
+    leave(out, outdir, rank)
 
 
 def _spawn(world, tasks, outdir, timeout=20.0, join=60.0, kill_after=None):
-    ctx = mp.get_context("spawn")
-    port = _free_port()
-    ps = [ctx.Process(target=_worker, args=(r, world, port, tasks, str(outdir), timeout))
-          for r in range(world)]
-    for p in ps:
-        p.start()
-    t0 = time.time()
-    for r, p in enumerate(ps):
-        if r == kill_after:
-            continue
-        p.join(max(1.0, join - (time.time() - t0)))
-    if kill_after is not None:
-        ps[kill_after].kill()  # the hanging rank the test made hang
-        ps[kill_after].join(5)
-    for p in ps:
-        if p.is_alive():
-            p.kill()
-    return [torch.load(Path(outdir) / f"rank{r}.pt", weights_only=False)
-            if (Path(outdir) / f"rank{r}.pt").exists() else None for r in range(world)]
+    return spawn(_worker, world, tasks, outdir, timeout, join, kill_after)[0]
 
 
 def _pair_rows(W, world):
@@ -212,7 +180,7 @@ def test_run_folder_records_what_was_optimised_and_a_finished_run_is_kept(tmp_pa
     before = (run / "summary.json").read_text()
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_rerun_worker, args=(_free_port(), str(run), q))
+    p = ctx.Process(target=_rerun_worker, args=(free_port(), str(run), q))
     p.start()
     msg = q.get(timeout=60)
     p.join(10)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
+from _spawn import join_group, leave, spawn
 
 import dynamics
 import landscapes
@@ -51,19 +50,9 @@ def _reference(name, K, kw, algo="dsgd", steps=STEPS):
     return s.x
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank, world, port, tasks, outdir, timeout):
-    import torch.distributed as dist
-
     from dynamics import distributed as Dd
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    Dd.init("gloo", timeout)
+    join_group(rank, world, port, timeout)
     out = {}
     for key, (name, K, kw, extra) in tasks.items():
         try:
@@ -74,31 +63,16 @@ def _worker(rank, world, port, tasks, outdir, timeout):
             out[key] = {"x": res["x"], "start_step": res["start_step"]}
         except Dd.PeerFailure as e:
             out[key] = {"error": f"PeerFailure: {e}"}
-            torch.save(out, Path(outdir) / f"rank{rank}.pt")
-            os._exit(0)
+            leave(out, outdir, rank, broken=True)
         except ValueError as e:
             out[key] = {"error": str(e)}
-    torch.save(out, Path(outdir) / f"rank{rank}.pt")
-    dist.destroy_process_group()
+    leave(out, outdir, rank)
 
 
 def _spawn(world, tasks, outdir, timeout=20.0, join=240.0):
-    ctx = mp.get_context("spawn")
-    port = _free_port()
-    for f in Path(outdir).glob("rank*.pt"):
-        f.unlink()
-    ps = [ctx.Process(target=_worker, args=(r, world, port, tasks, str(outdir), timeout)) for r in range(world)]
-    for p in ps:
-        p.start()
-    t0 = time.time()
-    for p in ps:
-        p.join(max(1.0, join - (time.time() - t0)))
-    hung = [r for r, p in enumerate(ps) if p.is_alive()]
-    for p in ps:
-        if p.is_alive():
-            p.kill()
+    res, hung = spawn(_worker, world, tasks, outdir, timeout, join)
     assert not hung, f"ranks {hung} did not finish within {join} s (dead-lock?)"
-    return [torch.load(Path(outdir) / f"rank{r}.pt", weights_only=False) for r in range(world)]
+    return res
 
 
 def _check_equal(res, tasks):

@@ -55,6 +55,16 @@ def value(v, ci_low=None, ci_high=None) -> dict:
     return out
 
 
+def ci_text(x: dict, spec: str = ".3g") -> str:
+    """'v [lo, hi]' of a `value()` dict, each number formatted with `spec` (as in f'{v:spec}')."""
+    return f"{x['value']:{spec}} [{x['ci_low']:{spec}}, {x['ci_high']:{spec}}]"
+
+
+def side(verdict: str, holds: str, fails: str, neither: str = "not significantly different") -> str:
+    """The word a finding uses for a directional verdict: `holds` / `fails` / `neither`."""
+    return {"holds": holds, "fails": fails}.get(verdict, neither)
+
+
 def point(x) -> float:
     """The point value of a number or of a `value()` dict."""
     return float(x["value"] if isinstance(x, dict) else x)

@@ -33,7 +33,8 @@ from landscapes.hetero import hetero_quadratics
 from landscapes.noise import oracle
 
 from . import sabotage
-from .claims import Evidence, claim, combine, value
+from .claims import Evidence, ci_text, claim, combine, value
+from .claims import side as claim_side
 from .experiments_escape import QUARTIC, chain_escape, chain_target, mc_escape
 
 SIZES = {
@@ -398,6 +399,14 @@ def _occupancy_evidence(ctx, methods: tuple, control: str) -> tuple:
     return occ, th, regime
 
 
+def _occupancy_data(occupancy: dict, dci: dict, regime: dict) -> dict:
+    """The saved data of an occupancy claim: each method's [value, ci_low, ci_high], the
+    difference's, and the setting the figure labels."""
+    triple = lambda v: [v["value"], v["ci_low"], v["ci_high"]]  # noqa: E731
+    return {"occupancy": {m: triple(v) for m, v in occupancy.items()}, "difference": triple(dci),
+            "D_c": OCC["D_c"], "K": OCC["K"], "eta": OCC["eta"], "flat_well": regime["flat_well"]}
+
+
 @claim("flatness.flat_well_occupancy")
 def flat_well_occupancy(ctx) -> Evidence:
     occ, th, regime = _occupancy_evidence(ctx, ("csgd", "dsgd"), "sharp_flat_swapped")
@@ -411,9 +420,9 @@ def flat_well_occupancy(ctx) -> Evidence:
            "dsgd/boltzmann_J_eff_const_Sigma": th["dsgd"]["boltzmann_J_eff_const_Sigma"],
            "dsgd/chain_with_J_eff_odds_shift": th["dsgd"]["chain_J_eff_shift"]}
     meas = {"csgd/occupancy": cen, "dsgd/occupancy": dec, "dsgd-csgd": dci}
-    side = {"holds": "higher", "fails": "lower", "inconclusive": "not significantly different"}[v_dir]
+    side = claim_side(v_dir, "higher", "lower")
     finding = (f"Flat-well occupancy of D-SGD {dec['value']:.3f} vs C-SGD {cen['value']:.3f}: difference "
-               f"{dci['value']:+.3f} [{dci['ci_low']:+.3f}, {dci['ci_high']:+.3f}], {side} for D-SGD "
+               f"{ci_text(dci, '+.3f')}, {side} for D-SGD "
                f"(first-order J_eff shift predicts {pred['dsgd-csgd (J_eff shift of the chain)']:+.3f}); the exact "
                f"chain's C-SGD occupancy {th['chain']:.3f} is {'inside' if v_chain == 'holds' else 'outside'} "
                f"the C-SGD interval [{cen['ci_low']:.3f}, {cen['ci_high']:.3f}].")
@@ -421,11 +430,7 @@ def flat_well_occupancy(ctx) -> Evidence:
                     headline=["dsgd-csgd", "csgd/occupancy"], finding=finding, notes=finding,
                     data={"theory": {k: th[k] for k in ("barrier", "boltzmann_V", "chain", "curve")}
                           | {"dsgd": {k: th["dsgd"][k] for k in ("boltzmann_J_eff", "chain_J_eff_shift", "J_eff")}},
-                          "occupancy": {m: [v["value"], v["ci_low"], v["ci_high"]] for m, v in
-                                        (("csgd", cen), ("dsgd", dec))},
-                          "difference": [dci["value"], dci["ci_low"], dci["ci_high"]],
-                          "D_c": OCC["D_c"], "K": OCC["K"], "eta": OCC["eta"],
-                          "flat_well": regime["flat_well"]})
+                          **_occupancy_data({"csgd": cen, "dsgd": dec}, dci, regime)})
 
 
 @claim("flatness.consensus_vs_diffusion_flatness")
@@ -438,11 +443,11 @@ def consensus_vs_diffusion_flatness(ctx) -> Evidence:
     rep = {f"{m}/{k}": th[m][k] for m in ("dsgd", "atc") for k in ("boltzmann_J_eff", "chain_J_eff_shift")}
     rep["chain (C-SGD, exact)"] = th["chain"]
     meas = {"dsgd/occupancy": cons, "atc/occupancy": diff_, "dsgd-atc": dci}
-    side = {"holds": "higher", "fails": "lower", "inconclusive": "not significantly different"}[v]
+    side = claim_side(v, "higher", "lower")
     s_d = max(th["dsgd"]["Sigma_dis_over_D_c"].values())
     s_a = max(th["atc"]["Sigma_dis_over_D_c"].values())
     finding = (f"Flat-well occupancy of consensus {cons['value']:.3f} vs diffusion {diff_['value']:.3f}: "
-               f"difference {dci['value']:+.4f} [{dci['ci_low']:+.4f}, {dci['ci_high']:+.4f}], {side} for "
+               f"difference {ci_text(dci, '+.4f')}, {side} for "
                f"consensus; first order predicts {pred['dsgd-atc (J_eff shift of the chain)']:+.4f} "
                f"(Σ_dis/D_c up to {s_d:.2f} for consensus, {s_a:.2f} for ATC).")
     return Evidence(v, predicted=pred, measured=meas, regime=regime, reported=rep,
@@ -450,11 +455,7 @@ def consensus_vs_diffusion_flatness(ctx) -> Evidence:
                     data={"theory": {"barrier": th["barrier"], "chain": th["chain"], "curve": th["curve"]}
                           | {m: {k: th[m][k] for k in ("boltzmann_J_eff", "chain_J_eff_shift", "J_eff",
                                                        "Sigma_dis_over_D_c")} for m in ("dsgd", "atc")},
-                          "occupancy": {m: [x["value"], x["ci_low"], x["ci_high"]] for m, x in
-                                        (("dsgd", cons), ("atc", diff_))},
-                          "difference": [dci["value"], dci["ci_low"], dci["ci_high"]],
-                          "D_c": OCC["D_c"], "K": OCC["K"], "eta": OCC["eta"],
-                          "flat_well": regime["flat_well"]})
+                          **_occupancy_data({"dsgd": cons, "atc": diff_}, dci, regime)})
 
 
 @claim("flatness.excess_risk_ordering")

@@ -37,7 +37,8 @@ from landscapes.data import teacher_student
 from landscapes.noise import oracle
 
 from . import sabotage
-from .claims import Evidence, claim, combine, value
+from .claims import Evidence, ci_text, claim, combine, value
+from .claims import side as claim_side
 
 _BASE = {"K": 8, "d_in": 5, "hidden": 8, "label_noise": 0.3, "n": 1024, "n_test": 4000, "eta": 0.3,
          "init_scale": 0.5, "steps": 400}
@@ -205,7 +206,7 @@ def judge(data: dict, seed: int = 0) -> Evidence:
     finding = (f"In test ~ 1 + trace + excess over {len(data['test'])} runs ({int(cl.max()) + 1} "
                f"initialisations) the trace coefficient is {tr['value']:.3g} [{tr['ci_low']:.3g}, "
                f"{tr['ci_high']:.3g}] ({word[direction(tr, '>', 0.0)]}) and the excess coefficient "
-               f"{ex['value']:.3g} [{ex['ci_low']:.3g}, {ex['ci_high']:.3g}] ({word[direction(ex, '>', 0.0)]}); "
+               f"{ci_text(ex, '.3g')} ({word[direction(ex, '>', 0.0)]}); "
                f"LOO RMSE both {F['both']['loo_rmse']:.3g} vs trace only {F['trace']['loo_rmse']:.3g} "
                f"and excess only {F['excess']['loo_rmse']:.3g} (reported).")
     regime = dict(cfg)
@@ -243,11 +244,10 @@ def balance(data: dict) -> Evidence:
     for m in METHODS:
         s = data["method"] == m
         rep[f"{m}/mean_test"] = float(data["test"][s].mean())
-    side = {"holds": "lower for diffusion", "fails": "lower for consensus", "inconclusive": "not significantly different"}[v]
-    finding = (f"Test loss consensus − diffusion {test_d['value']:.3g} [{test_d['ci_low']:.3g}, {test_d['ci_high']:.3g}] "
-               f"over {R} initialisations ({side}); consensus − diffusion Hessian trace {trace_d['value']:.3g} "
-               f"[{trace_d['ci_low']:.3g}, {trace_d['ci_high']:.3g}] and excess loss {exc_d['value']:.3g} "
-               f"[{exc_d['ci_low']:.3g}, {exc_d['ci_high']:.3g}] (reported: the balance itself is not derivable "
+    side = claim_side(v, "lower for diffusion", "lower for consensus")
+    finding = (f"Test loss consensus − diffusion {ci_text(test_d, '.3g')} "
+               f"over {R} initialisations ({side}); consensus − diffusion Hessian trace "
+               f"{ci_text(trace_d, '.3g')} and excess loss {ci_text(exc_d, '.3g')} (reported: the balance itself is not derivable "
                f"without the paper's theorems).")
     return Evidence(v, predicted={"test(dsgd)-test(atc)": "> 0 (diffusion more accurate)"},
                     measured={"test(dsgd)-test(atc)": test_d}, reported=rep,
