@@ -29,7 +29,7 @@ import torch
 
 from landscapes.rng import _M32, _i32, _mix32_int, _to_i32
 
-__all__ = ["SUPPORTED", "FusedResult", "compiler_available", "run_fused"]
+__all__ = ["SUPPORTED", "FusedResult", "compiler_available", "run_fused", "stepper"]
 
 SUPPORTED = ("dsgd", "dsgdm")
 
@@ -117,6 +117,37 @@ def _make_block(name, plan, grad, lr, beta, noise_scale, K, d):
     return block
 
 
+def stepper(method, landscape, replicas, *, seed: int, sigma: float, batch: int, stream: int, K: int,
+            d: int, block: int = 1, compile: bool = True):
+    """(advance, compiled): advance(x, m, t0, n) -> (x, m) runs n steps of `method` from time t0
+    (x, m (R, K, d) float64; m is the momentum buffer, passed through unchanged by 'dsgd') with
+    the draws of `Streams(seed, replicas)` at times t0..t0+n-1, in calls of `block` steps (n a
+    multiple of block). `replicas` an int R (ids 0..R-1) or the ids (R,). No validation: callers
+    (`run_fused`, `dynamics.simulate`) check the method, landscape and sizes."""
+    name, top = method.name, method.topology
+    lr, beta = float(method.hp["lr"]), float(method.hp.get("beta", 0.0))
+    compiled = bool(compile) and compiler_available()
+    key = (name, id(top), id(landscape), lr, beta, float(sigma), int(batch), K, d, block, compiled)
+    fn = _CACHE.get(key)
+    if fn is None:
+        fn = _make_block(name, _plan(top.W(0)), landscape.grad, lr, beta,
+                         float(sigma) / math.sqrt(batch), K, d)
+        if compiled:
+            fn = torch.compile(fn, dynamic=False, fullgraph=True)
+        _CACHE[key] = fn
+    i = torch.arange((K * d + 1) // 2, dtype=torch.int64)
+    a, b = _to_i32((i * 0x165667B1) & _M32), _to_i32(i >> 16)
+    ids = torch.arange(replicas) if isinstance(replicas, int) else torch.as_tensor(replicas).reshape(-1)
+    idc = _to_i32((ids.to(torch.int64) * 0x27D4EB2F) & _M32).view(-1, 1)
+
+    def advance(x, m, t0: int, n: int):
+        keys = _keys(int(seed), int(stream), t0, n)
+        for s in range(0, n, block):
+            x, m = fn(x, m, keys[s:s + block], idc, a, b)
+        return x, m
+    return advance, compiled
+
+
 class FusedResult(dict):
     """times (T,), consensus (T, R), x (R, K, d) final iterates, compiled (bool)."""
     __getattr__ = dict.__getitem__
@@ -173,30 +204,13 @@ def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0
     R, d = int(replicas), int(x0.shape[2])
     if d != landscape.dim:
         raise ValueError(f"x0: d = {d} but the landscape has dim {landscape.dim}")
-    lr, beta = float(method.hp["lr"]), float(method.hp.get("beta", 0.0))
-    compiled = bool(compile) and compiler_available()
-    key = (name, id(top), id(landscape), lr, beta, float(sigma), int(batch), K, d, block, compiled)
-    fn = _CACHE.get(key)
-    if fn is None:
-        fn = _make_block(name, _plan(top.W(0)), landscape.grad, lr, beta,
-                         float(sigma) / math.sqrt(batch), K, d)
-        if compiled:
-            fn = torch.compile(fn, dynamic=False, fullgraph=True)
-        _CACHE[key] = fn
-    n = K * d
-    mh = (n + 1) // 2
-    i = torch.arange(mh, dtype=torch.int64)
-    a, b = _to_i32((i * 0x165667B1) & _M32), _to_i32(i >> 16)
-    if ids is None:
-        ids = torch.arange(R, dtype=torch.int64)
-    idc = _to_i32((ids * 0x27D4EB2F) & _M32).view(R, 1)
+    advance, compiled = stepper(method, landscape, ids if ids is not None else R, seed=seed, sigma=sigma,
+                                batch=batch, stream=stream, K=K, d=d, block=block, compile=compile)
     x = x0.clone()
     m = torch.zeros_like(x)
     cons = [_consensus(x)]
-    keys = _keys(int(seed), int(stream), 0, steps)
-    for t in range(0, steps, block):
-        x, m = fn(x, m, keys[t:t + block], idc, a, b)
-        if (t + block) % record_every == 0:
-            cons.append(_consensus(x))
+    for t in range(0, steps, record_every):
+        x, m = advance(x, m, t, record_every)
+        cons.append(_consensus(x))
     return FusedResult(times=np.arange(0, steps + 1, record_every), consensus=torch.stack(cons),
                        x=x, compiled=compiled)
