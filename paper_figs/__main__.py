@@ -7,7 +7,8 @@ errored there is skipped, with a line saying so); modules with only `make(out_di
 made as before (theory figures; old modules that re-run their experiment are marked
 'recomputes'), with quick taken from RUN_DIR/config.json unless --quick is given. Then
 RUN_DIR/report.md and report.html are re-written with each claim's figures in its section.
-Without --from (DIR defaults to figs/), only make() modules are made.
+Without --from (DIR defaults to figs/), a data figure runs its claims first
+(paper_figs/_evidence.py), then draws.
 
 Exit 2 for an unknown figure name or an unreadable RUN_DIR, 1 when a figure raised (the others
 are still made), else 0."""
@@ -70,10 +71,9 @@ def render(name: str, mod, out: Path, quick: bool, evidence: dict | None, run_di
     it cannot be drawn here."""
     k = kind(mod, name)
     if k == "data":
-        if evidence is None:
-            if callable(getattr(mod, "make", None)):
-                return [Path(x) for x in mod.make(out, quick=quick)], "make()"
-            return [], "skipped: drawn from a run's claims.json (give --from RUN_DIR)"
+        if evidence is None:  # no run folder: run the figure's claims here, then draw
+            from ._evidence import run_claims
+            return [Path(x) for x in mod.draw(run_claims(claims_of(mod), quick), out)], "ran its claims"
         why = _skip_reason(mod, evidence, run_dir)
         if why:
             return [], why

@@ -1,6 +1,6 @@
-"""Evidence for the old `make(out_dir, quick)` entry point of figures that now draw from claim
-evidence: runs the named claims (quick or full, seed 0, one torch thread) and returns
-{claim id: Evidence}. `draw(evidence, out_dir)` is the real figure; this only feeds it."""
+"""Evidence for a figure drawn without a run folder (`python -m paper_figs NAME` without
+--from): runs the named claims (quick or full, seed 0, one torch thread) and returns
+{claim id: Evidence} for the figure's `draw(evidence, out_dir)`."""
 from __future__ import annotations
 
 import tempfile

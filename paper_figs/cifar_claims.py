@@ -157,12 +157,3 @@ def draw(evidence: dict, out_dir) -> list[Path]:
         if ev is not None and ev.data.get(NEEDS[cid]):
             out += DRAW[cid](ev, out_dir)
     return out
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    """Old entry point: run the (reading-only) claims, then `draw`."""
-    from verify.catalog import load
-    from verify.claims import Context
-    reg = load()
-    evidence = {cid: reg[cid].run(Context(quick=quick)) for cid in CLAIMS}
-    return draw(evidence, out_dir)

@@ -44,10 +44,3 @@ def draw(evidence, out_dir) -> list[Path]:
     bx.set_title(f"verdict: {ev.verdict}")
     fig.suptitle("D-SGD consensus distance vs topology (K=16, η=0.05)")
     return save(fig, out_dir, "dsgd_sam_consensus_vs_topology")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_dsgd_sam import consensus_vs_gap
-    with one_thread():
-        return draw({CLAIMS[0]: consensus_vs_gap(Context(quick=quick))}, out_dir)

@@ -36,10 +36,3 @@ def draw(evidence, out_dir) -> list[Path]:
                  f"[{nd['ci_low']:.2f}, {nd['ci_high']:.2f}]", fontsize=9)
     ax.legend(loc="upper right", fontsize=7)
     return save(fig, out_dir, "dsgd_sam_posterior")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_dsgd_sam import posterior_uncertainty
-    with one_thread():
-        return draw({CLAIMS[0]: posterior_uncertainty(Context(quick=quick))}, out_dir)

@@ -35,10 +35,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title(f"Expansion residual vs spread (verdict: {ev.verdict})")
     ax.legend(fontsize=7)
     return save(fig, out_dir, "dsgd_sam_residual")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_dsgd_sam import residual_order
-    with one_thread():
-        return draw({CLAIMS[0]: residual_order(Context(quick=quick))}, out_dir)

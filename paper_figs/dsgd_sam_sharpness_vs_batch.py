@@ -31,10 +31,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title(f"Sharpness regulariser vs total batch, linear scaling (verdict: {ev.verdict})")
     ax.legend(fontsize=7)
     return save(fig, out_dir, "dsgd_sam_sharpness_vs_batch")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_dsgd_sam import sharpness_vs_batch
-    with one_thread():
-        return draw({CLAIMS[0]: sharpness_vs_batch(Context(quick=quick))}, out_dir)

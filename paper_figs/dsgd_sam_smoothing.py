@@ -30,10 +30,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_aspect("equal")
     ax.legend(fontsize=7)
     return save(fig, out_dir, "dsgd_sam_smoothing")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_dsgd_sam import gradient_smoothing
-    with one_thread():
-        return draw({CLAIMS[0]: gradient_smoothing(Context(quick=quick))}, out_dir)

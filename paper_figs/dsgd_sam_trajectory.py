@@ -28,10 +28,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title(f"Trajectory equivalence (max SAM gap / bound {worst:.2g}; verdict: {ev.verdict})", fontsize=9)
     ax.legend(fontsize=7)
     return save(fig, out_dir, "dsgd_sam_trajectory")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_dsgd_sam import trajectory_equivalence
-    with one_thread():
-        return draw({CLAIMS[0]: trajectory_equivalence(Context(quick=quick))}, out_dir)

@@ -53,8 +53,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.legend(fontsize=8)
     fig.suptitle("Round-robin ADMM can be unstable where EASGD is stable (h = 1)", fontsize=11)
     return style.save(fig, Path(out_dir), "easgd_admm_spectral_radius")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

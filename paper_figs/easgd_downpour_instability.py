@@ -53,8 +53,3 @@ def draw(evidence, out_dir) -> list[Path]:
     a2.legend(fontsize=8, loc="upper right")
     fig.suptitle("DOWNPOUR on Styblinski–Tang: diverged runs against the communication period", fontsize=10)
     return style.save(fig, Path(out_dir), "easgd_downpour_instability")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

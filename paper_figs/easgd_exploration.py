@@ -73,8 +73,3 @@ def draw(evidence, out_dir) -> list[Path]:
     fig.suptitle(f"Exploration vs communication period: K = {base['K']} workers, {base['steps']} steps, "
                  f"{base['R']} random starts, 95% intervals; α = 0.9/K unless marked", fontsize=10)
     return style.save(fig, Path(out_dir), "easgd_exploration")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

@@ -51,8 +51,3 @@ def draw(evidence, out_dir) -> list[Path]:
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.06))
     fig.suptitle("Round-robin EASGD on h x²/2: where the update is stable", fontsize=11)
     return style.save(fig, Path(out_dir), "easgd_stability_region")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

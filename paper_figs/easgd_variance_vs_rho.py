@@ -45,8 +45,3 @@ def draw(evidence, out_dir) -> list[Path]:
                  f"σ = {d['sigma']}, R = {d['R']}", fontsize=9)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     return style.save(fig, Path(out_dir), "easgd_variance_vs_rho")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

@@ -45,10 +45,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title("finite-step correction at ΔV/D = 5")
     ax.legend(fontsize=7)
     return save(fig, out_dir, "escape_arrhenius")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_escape import kramers_asymptotic
-    with one_thread():
-        return draw({CLAIMS[0]: kramers_asymptotic(Context(quick=quick))}, out_dir)

@@ -45,10 +45,3 @@ def draw(evidence, out_dir) -> list[Path]:
                  "(bars: familywise 95%; hollow: Kaplan–Meier bootstrap interval)", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     return save(fig, out_dir, "escape_chain_vs_mc")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_escape import chain_vs_monte_carlo
-    with one_thread():
-        return draw({CLAIMS[0]: chain_vs_monte_carlo(Context(quick=quick))}, out_dir)

@@ -57,10 +57,3 @@ def draw(evidence, out_dir) -> list[Path]:
     fig.suptitle("Centroid escape time, decentralised over centralised (hollow: > 1% diverged, not judged;\n"
                  "first-order lines leave the axis where they fall far below the measurements)", fontsize=10)
     return save(fig, out_dir, "escape_ratio_vs_batch")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_flatness import decentralised_escape_faster
-    with one_thread():
-        return draw({CLAIMS[0]: decentralised_escape_faster(Context(quick=quick))}, out_dir)

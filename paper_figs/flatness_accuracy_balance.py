@@ -34,9 +34,3 @@ def draw(evidence, out_dir) -> list[Path]:
     axes[0].legend(fontsize=7)
     fig.suptitle("Consensus (D-SGD) minus diffusion (ATC), same graph, batch, step size and steps", fontsize=10)
     return save(fig, out_dir, "flatness_accuracy_balance")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context
-    from verify.claims_flatness_accuracy import diffusion_better_balance
-    return draw({CLAIMS[0]: diffusion_better_balance(Context(quick=quick))}, out_dir)

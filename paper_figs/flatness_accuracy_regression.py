@@ -57,9 +57,3 @@ def draw(evidence, out_dir) -> list[Path]:
     fig.suptitle(f"teacher–student P = {cfg['P']}, K = {cfg['K']}, η = {cfg['eta']}, {cfg['steps']} steps, "
                  f"B ∈ {tuple(cfg['batches'])}, {cfg['replicas']} initialisations", fontsize=10)
     return save(fig, out_dir, "flatness_accuracy_regression")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context
-    from verify.claims_flatness_accuracy import accuracy_flatness_and_error
-    return draw({CLAIMS[0]: accuracy_flatness_and_error(Context(quick=quick))}, out_dir)

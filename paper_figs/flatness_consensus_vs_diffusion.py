@@ -32,10 +32,3 @@ def draw(evidence, out_dir) -> list[Path]:
     dd = d["difference"]
     a2.set_title(f"consensus − diffusion = {dd[0]:+.4f} [{dd[1]:+.4f}, {dd[2]:+.4f}] (paired 95%)", fontsize=9)
     return save(fig, out_dir, "flatness_consensus_vs_diffusion")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_flatness import consensus_vs_diffusion_flatness
-    with one_thread():
-        return draw({CLAIMS[0]: consensus_vs_diffusion_flatness(Context(quick=quick))}, out_dir)

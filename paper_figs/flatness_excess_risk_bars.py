@@ -33,10 +33,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title("Excess risk near a minimum: theory (bars) and Monte Carlo")
     ax.legend(fontsize=7, ncol=2)
     return save(fig, out_dir, "flatness_excess_risk_bars")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_flatness import excess_risk_ordering
-    with one_thread():
-        return draw({CLAIMS[0]: excess_risk_ordering(Context(quick=quick))}, out_dir)

@@ -62,10 +62,3 @@ def draw(evidence, out_dir) -> list[Path]:
     a2.set_title(f"ring K = {d['K']}, η = {d['eta']}, D_c = {d['D_c']}; "
                  f"D-SGD − C-SGD = {dd[0]:+.3f} [{dd[1]:+.3f}, {dd[2]:+.3f}]", fontsize=9)
     return save(fig, out_dir, "flatness_occupancy")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_flatness import flat_well_occupancy
-    with one_thread():
-        return draw({CLAIMS[0]: flat_well_occupancy(Context(quick=quick))}, out_dir)

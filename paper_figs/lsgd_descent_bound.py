@@ -35,8 +35,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title(f"Theorem 2 on {len(r)} random quadratics (exact expectations)", fontsize=9)
     ax.legend(fontsize=8)
     return style.save(fig, Path(out_dir), "lsgd_descent_bound")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

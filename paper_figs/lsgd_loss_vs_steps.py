@@ -57,8 +57,3 @@ def draw(evidence, out_dir) -> list[Path]:
         axes[0, 2].legend(fontsize=8)
     fig.suptitle(f"Loss of the model (K = {sp['K']} workers, d = 4, mean and 95% interval)", fontsize=10)
     return style.save(fig, Path(out_dir), "lsgd_loss_vs_steps")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

@@ -44,8 +44,3 @@ def draw(evidence, out_dir) -> list[Path]:
     axes[0].set_ylabel("v")
     fig.suptitle("f = (uv − 1)² + ¼(u² + v²): 4 workers from both mirror basins (○ start, ● end)", fontsize=10)
     return style.save(fig, Path(out_dir), "lsgd_symmetric_trajectories")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

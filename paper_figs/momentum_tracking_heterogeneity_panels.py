@@ -45,11 +45,3 @@ def draw(evidence: dict, out_dir) -> list[Path]:
                 ax.set_ylabel("(1/K) Σ f(x_k) − f*")
         axes[i][-1].legend(fontsize=7, title="heterogeneity", title_fontsize=7)
     return save(fig, out_dir, "momentum_tracking_heterogeneity_panels")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_momentum_tracking import rate_vs_zeta
-    with one_thread():
-        ev = rate_vs_zeta(Context(quick=quick, out_dir=Path(out_dir)))
-    return draw({CLAIMS[0]: ev}, out_dir)

@@ -81,11 +81,3 @@ def draw(evidence: dict, out_dir) -> list[Path]:
     if clipped:
         fig.suptitle("(an interval reaching 0 or below is drawn down to a tenth of its mean)", fontsize=8)
     return save(fig, out_dir, "momentum_tracking_suboptimality_vs_zeta")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from verify.claims import Context, one_thread
-    from verify.claims_momentum_tracking import rate_vs_zeta
-    with one_thread():
-        ev = rate_vs_zeta(Context(quick=quick, out_dir=Path(out_dir)))
-    return draw({CLAIMS[0]: ev}, out_dir)

@@ -33,8 +33,3 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.set_title("Spectral gaps: closed form (lines) vs eigenvalues (markers)")
     ax.legend(ncol=2, loc="lower left", fontsize=7)
     return style.save(fig, Path(out_dir), "topology_spectral_gaps")
-
-
-def make(out_dir, quick: bool = False) -> list[Path]:
-    from paper_figs._evidence import run_claims
-    return draw(run_claims(CLAIMS, quick), out_dir)

@@ -433,40 +433,9 @@ def markdown(run_dir: Path, metas, evidence, config, env, interrupted=False, fig
 
 # ---------------------------------------------------------------- html
 
-_CSS = """
-*{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:15px;line-height:1.4;
- max-width:1360px;margin:1.5em auto;padding:0 1em;color:#1f2328}
-h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin:1.6em 0 .3em;padding-top:.6em;
- border-top:1px solid #d0d7de}h3{font-size:1.05em;margin:1.2em 0 .3em}
-table{border-collapse:collapse;margin:.4em 0;max-width:100%}
-td,th{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top;
- overflow-wrap:anywhere}
-th{background:#f6f8fa}
-table.summary{width:100%;table-layout:fixed}
-table.summary col.v{width:10.5em}table.summary col.c{width:18em}table.summary col.t{width:4.5em}
-table.summary col.d{width:31%}
-table.summary tr.paper td{background:#f6f8fa;font-weight:600;border-top:2px solid #8c959f}
-table.counts td.n{text-align:right;width:6.5em}
-.badge{display:inline-block;padding:.05em .5em;border-radius:1em;font-weight:600;font-size:.9em;
- color:#fff;white-space:nowrap}
-.holds{background:#1a7f37}.fails{background:#cf222e}.error{background:#6e1a1a}
-.inconclusive{background:#9a6700}.not-run{background:#8c959f}
-.prov{color:#57606a;font-size:.85em;white-space:nowrap}.full{font-size:.85em;color:#57606a}
-.differs{color:#cf222e;font-weight:600}
-.reason{font-size:1.05em;margin:.2em 0 .6em;padding:.4em .7em;background:#f6f8fa;
- border-left:4px solid #8c959f}
-.reason.holds-b{border-color:#1a7f37}.reason.fails-b{border-color:#cf222e}
-.reason.inconclusive-b{border-color:#9a6700}.reason.error-b{border-color:#6e1a1a}
-table.pm td:nth-child(4){text-align:center;white-space:nowrap}
-td.no{color:#cf222e;font-weight:600}td.yes{color:#1a7f37}
-img{max-width:min(100%,960px);height:auto;border:1px solid #d0d7de}
-figure{margin:.8em 0}figcaption{font-size:.9em;color:#57606a}
-pre{background:#f6f8fa;padding:.5em;overflow:auto;max-height:24em}
-blockquote{border-left:3px solid #d0d7de;margin:.4em 0;padding-left:1em;color:#424a53}
-details summary{cursor:pointer;color:#0969da}
-ul.meta{margin:.3em 0;padding-left:1.2em}
-"""
+# the style sheet lives in verify/report.css; the report inlines it on one line (self-contained html)
+_CSS = " ".join((Path(__file__).resolve().parent / "report.css").read_text(encoding="utf-8")
+                .split("*/", 1)[1].split())
 
 
 def _breakable(name: str) -> str:
