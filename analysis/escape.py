@@ -87,46 +87,6 @@ def finite_step_correction(*, rate: float, eta: float, H_a, H_b) -> Prediction:
                                            "eta_lambda_max": eta * ha, "factor": float(factor)})
 
 
-def xie_log_escape(dL: float, H_a_e: float, H_b_e: float, eta: float, B: float,
-                   s_path: float = 0.5) -> Prediction:
-    """Hessian-aligned SGD noise (Xie et al. 2021) [paper, recalled; docs/theory.md §2].
-
-    log tau ~ (2 B dL / eta)(s/H_ae + (1 - s)/|H_be|); prefactor left to numerics.
-    H_a_e, H_b_e: Hessian eigenvalues along the escape direction at the minimum / saddle.
-    """
-    dL, eta, B, H_a_e = _pos("dL", dL), _pos("eta", eta), _pos("B", B), _pos("H_a_e", H_a_e)
-    if H_b_e == 0 or not np.isfinite(H_b_e):
-        raise ValueError("H_b_e must be non-zero")
-    if not 0 <= s_path <= 1:
-        raise ValueError("s_path must lie in [0, 1]")
-    val = 2 * B * dL / eta * (s_path / H_a_e + (1 - s_path) / abs(H_b_e))
-    return Prediction(float(val), {"dV_over_D": val, "eta_lambda_max": eta * H_a_e,
-                                   "noise_vanishes": False, "log_tau": True})
-
-
-def mori_rate(h_s_e: float, det_H_star: float, det_H_s: float, L_s: float, L_star: float,
-              h_star: float, eta: float, B: float, n: int) -> Prediction:
-    """Loss-proportional noise (Mori et al. 2022) [paper; docs/theory.md §2]:
-    kappa = (|h_e^s|/2 pi) sqrt(det H*/|det H^s|) (L_s/L*)^{-(B/(eta h*) + 1 - n/2)}.
-
-    L* = 0 (interpolating minimum): noise vanishes, kappa = 0 and escape is only by linear
-    instability, sharpness h* > 2/eta (Wu, Ma, E 2018): regime['linearly_unstable'].
-    """
-    eta, B, h_star = _pos("eta", eta), _pos("B", B), _pos("h_star", h_star)
-    det_H_star = _pos("det_H_star", det_H_star)
-    L_s = _pos("L_s", L_s)
-    if L_star < 0:
-        raise ValueError("L_star must be >= 0")
-    reg = {"eta_lambda_max": eta * h_star, "noise_vanishes": L_star == 0,
-           "linearly_unstable": eta * h_star > 2}
-    if L_star == 0:
-        return Prediction(0.0, reg)
-    p = B / (eta * h_star) + 1 - n / 2
-    reg["dV_over_D"] = p * np.log(L_s / L_star)
-    k = abs(h_s_e) / (2 * np.pi) * np.sqrt(det_H_star / abs(det_H_s)) * (L_s / L_star) ** (-p)
-    return Prediction(float(k), reg)
-
-
 def centroid_diffusion(perron, R_k, eta: float, B: float):
     """D_c = (eta/2B) sum_k p_k^2 R_k [derived, §2]; = eta sigma^2/(2KB) for doubly stochastic."""
     eta, B = _pos("eta", eta), _pos("B", B)
