@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .style import save
+from .style import finish, save
 
 CLAIMS = ("dsgd_sam.residual_order",)
 NAMES = {"quartic": "quartic", "muller_brown": "Müller–Brown", "styblinski_tang": "Styblinski–Tang"}
@@ -28,10 +28,6 @@ def draw(evidence, out_dir) -> list[Path]:
         ax.annotate("r³", (r[-1], guide[-1]), textcoords="offset points", xytext=(4, 0), fontsize=8,
                     color=line.get_color(), va="center")
     ax.plot([], [], ":", color="0.3", label=f"slope-3 guide (×{OFFSET:g} above the data)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("spread r (Tr Ξ = r²)")
-    ax.set_ylabel("‖residual‖ (median; band: min–max over configurations)")
-    ax.set_title(f"Expansion residual vs spread (verdict: {ev.verdict})")
-    ax.legend(fontsize=7)
+    finish(ax, "spread r (Tr Ξ = r²)", "‖residual‖ (median; band: min–max over configurations)",
+           f"Expansion residual vs spread (verdict: {ev.verdict})", log="xy")
     return save(fig, out_dir, "dsgd_sam_residual")

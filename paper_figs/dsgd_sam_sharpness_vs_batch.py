@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .style import save
+from .style import finish, save
 
 CLAIMS = ("dsgd_sam.sharpness_vs_batch",)
 LABELS = {"ring": "D-SGD ring", "grid": "D-SGD grid", "exponential": "D-SGD exponential",
@@ -25,9 +25,6 @@ def draw(evidence, out_dir) -> list[Path]:
     ax.plot([], [], "-", color="0.3", label="closed form")
     ax.plot([], [], "o", color="0.3", mfc="none", label="simulation, 95% CI")
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("total batch KB (η = 0.02·B)")
-    ax.set_ylabel("½Tr(HΞ)  (C-SGD: ½Tr(HP))")
-    ax.set_title(f"Sharpness regulariser vs total batch, linear scaling (verdict: {ev.verdict})")
-    ax.legend(fontsize=7)
+    finish(ax, "total batch KB (η = 0.02·B)", "½Tr(HΞ)  (C-SGD: ½Tr(HP))",
+           f"Sharpness regulariser vs total batch, linear scaling (verdict: {ev.verdict})", log="y")
     return save(fig, out_dir, "dsgd_sam_sharpness_vs_batch")

@@ -8,27 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .flatness_occupancy import bars_panel, potential_panel
-from .style import OKABE_ITO, save
+from .flatness_occupancy import occupancy_figure
+from .style import OKABE_ITO
 
 CLAIMS = ("flatness.consensus_vs_diffusion_flatness",)
 
 
 def draw(evidence, out_dir) -> list[Path]:
-    import matplotlib.pyplot as plt
     d = evidence[CLAIMS[0]].data
-    th = d["theory"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
-    potential_panel(a1, th, [("dsgd", "consensus"), ("atc", "diffusion")], d["D_c"])
+    th, dd = d["theory"], d["difference"]
     c1, c2 = OKABE_ITO[1], OKABE_ITO[2]
-    bars_panel(a2, [("consensus: Boltzmann of J_eff", th["dsgd"]["boltzmann_J_eff"], c1),
-                    ("consensus: chain + J_eff shift", th["dsgd"]["chain_J_eff_shift"], c1),
-                    ("consensus: Monte Carlo (95%)", d["occupancy"]["dsgd"], c1),
-                    ("diffusion: Boltzmann of J_eff", th["atc"]["boltzmann_J_eff"], c2),
-                    ("diffusion: chain + J_eff shift", th["atc"]["chain_J_eff_shift"], c2),
-                    ("diffusion: Monte Carlo (95%)", d["occupancy"]["atc"], c2)])
-    well = "flat" if d.get("flat_well", "right") == "right" else "sharp (premise reversed)"
-    a2.set_xlabel(f"occupancy of the {well} well")
-    dd = d["difference"]
-    a2.set_title(f"consensus − diffusion = {dd[0]:+.4f} [{dd[1]:+.4f}, {dd[2]:+.4f}] (paired 95%)", fontsize=9)
-    return save(fig, out_dir, "flatness_consensus_vs_diffusion")
+    bars = [(f"{who}: {what}", v, c) for who, key, c in (("consensus", "dsgd", c1), ("diffusion", "atc", c2))
+            for what, v in (("Boltzmann of J_eff", th[key]["boltzmann_J_eff"]),
+                            ("chain + J_eff shift", th[key]["chain_J_eff_shift"]),
+                            ("Monte Carlo (95%)", d["occupancy"][key]))]
+    title = f"consensus − diffusion = {dd[0]:+.4f} [{dd[1]:+.4f}, {dd[2]:+.4f}] (paired 95%)"
+    return occupancy_figure(d, [("dsgd", "consensus"), ("atc", "diffusion")], bars, title,
+                            "flatness_consensus_vs_diffusion", out_dir)

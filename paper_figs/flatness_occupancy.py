@@ -43,22 +43,29 @@ def bars_panel(ax, items):
     ax.set_xlim(0, 1)
 
 
-def draw(evidence, out_dir) -> list[Path]:
+def occupancy_figure(d, methods, bars, title: str, stem: str, out_dir) -> list[Path]:
+    """Left: V and the J_eff of `methods` [(key, label)]; right: `bars` [(label, value, colour)]
+    of flat-well occupancy; `title` over the bars."""
     import matplotlib.pyplot as plt
-    d = evidence[CLAIMS[0]].data
-    th = d["theory"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
-    potential_panel(a1, th, [("dsgd", "consensus (D-SGD)")], d["D_c"])
-    c0, c1 = OKABE_ITO[0], OKABE_ITO[1]
-    bars_panel(a2, [("C-SGD: Boltzmann of V", th["boltzmann_V"], c0),
-                    ("C-SGD: exact chain", th["chain"], c0),
-                    ("C-SGD: Monte Carlo (95%)", d["occupancy"]["csgd"], c0),
-                    ("D-SGD: Boltzmann of J_eff", th["dsgd"]["boltzmann_J_eff"], c1),
-                    ("D-SGD: chain + J_eff odds shift", th["dsgd"]["chain_J_eff_shift"], c1),
-                    ("D-SGD: Monte Carlo (95%)", d["occupancy"]["dsgd"], c1)])
+    potential_panel(a1, d["theory"], methods, d["D_c"])
+    bars_panel(a2, bars)
     well = "flat" if d.get("flat_well", "right") == "right" else "sharp (premise reversed)"
     a2.set_xlabel(f"occupancy of the {well} well")
-    dd = d["difference"]
-    a2.set_title(f"ring K = {d['K']}, η = {d['eta']}, D_c = {d['D_c']}; "
-                 f"D-SGD − C-SGD = {dd[0]:+.3f} [{dd[1]:+.3f}, {dd[2]:+.3f}]", fontsize=9)
-    return save(fig, out_dir, "flatness_occupancy")
+    a2.set_title(title, fontsize=9)
+    return save(fig, out_dir, stem)
+
+
+def draw(evidence, out_dir) -> list[Path]:
+    d = evidence[CLAIMS[0]].data
+    th, dd = d["theory"], d["difference"]
+    c0, c1 = OKABE_ITO[0], OKABE_ITO[1]
+    bars = [("C-SGD: Boltzmann of V", th["boltzmann_V"], c0),
+            ("C-SGD: exact chain", th["chain"], c0),
+            ("C-SGD: Monte Carlo (95%)", d["occupancy"]["csgd"], c0),
+            ("D-SGD: Boltzmann of J_eff", th["dsgd"]["boltzmann_J_eff"], c1),
+            ("D-SGD: chain + J_eff odds shift", th["dsgd"]["chain_J_eff_shift"], c1),
+            ("D-SGD: Monte Carlo (95%)", d["occupancy"]["dsgd"], c1)]
+    title = (f"ring K = {d['K']}, η = {d['eta']}, D_c = {d['D_c']}; "
+             f"D-SGD − C-SGD = {dd[0]:+.3f} [{dd[1]:+.3f}, {dd[2]:+.3f}]")
+    return occupancy_figure(d, [("dsgd", "consensus (D-SGD)")], bars, title, "flatness_occupancy", out_dir)

@@ -1,5 +1,5 @@
 """Shared figure style: `apply()` (Agg backend, no LaTeX, readable sizes, colour-blind-safe
-Okabe–Ito cycle), `save(fig, out_dir, stem) -> [png, pdf]`, and a diverging colormap centred at
+Okabe–Ito cycle), `save(fig, out_dir, stem) -> [png, pdf]`, `finish(ax, ...)` (labels, log axes, legend), and a diverging colormap centred at
 a value (`diverging_norm`, `DIVERGING_CMAP`)."""
 from __future__ import annotations
 
@@ -37,6 +37,20 @@ def save(fig, out_dir: str | Path, stem: str) -> list[Path]:
     import matplotlib.pyplot as plt
     plt.close(fig)
     return paths
+
+
+def finish(ax, xlabel: str, ylabel: str, title: str, log: str = "", legend: int | None = 7) -> None:
+    """Label an axes: x / y labels, title, log scale on the axes named in `log` ('x', 'y',
+    'xy'), and a legend in font size `legend` (None: no legend)."""
+    if "x" in log:
+        ax.set_xscale("log")
+    if "y" in log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend is not None:
+        ax.legend(fontsize=legend)
 
 
 def diverging_norm(data, center: float = 0.0):
