@@ -222,6 +222,12 @@ def test_every_card_has_its_claim_and_every_claim_its_card():
     assert len(registered) >= 38
 
 
+def test_catalog_lists_exactly_the_modules_with_cards():
+    from verify.catalog import CLAIM_MODULES
+    from verify.claims import CARDS
+    assert sorted(CLAIM_MODULES) == sorted(f"verify.claims_{p.stem}" for p in CARDS.glob("*.toml"))
+
+
 def test_claim_text_comes_from_its_card():
     from verify import catalog
     from verify.claims import card

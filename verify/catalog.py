@@ -1,5 +1,6 @@
-"""The claim modules that fill `verify.claims.REGISTRY` when imported. Add a module name here
-when you add a verify/claims_*.py file."""
+"""The claim modules that fill `verify.claims.REGISTRY` when imported, in report order. A new
+verify/claims_NAME.py comes with its cards verify/cards/NAME.toml and a line here
+(tests/test_verify.py checks that the two agree)."""
 from __future__ import annotations
 
 import importlib
