@@ -43,6 +43,9 @@ _DEFAULT = ("loss_avg", "consensus", "loss_workers")
 _STOP_ON = ("centroid", "any", "all")
 _KINDS = np.array(["none", "stop", "diverged"])
 _CHECK_EVERY = 64  # steps between host-side "all replicas stopped?" checks
+_WARN_BYTES = 1e9  # print an estimate when the recorders will hold more than this
+_FUSED_MIN_WORK = 10 ** 7  # fused=None picks the fused kernel from R * K * steps worker-steps on
+_FUSED_COMPILE = True  # False runs the fused kernel eagerly (tests: bit-identical to the steps)
 
 
 def consensus_distance(x: torch.Tensor) -> torch.Tensor:
@@ -282,7 +285,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
              record_every: int | Iterable[int] | None = None, recorders=None, objective=None,
              stop: Callable | None = None, stop_on: str = "centroid", divergence: float | None = 1e6,
              device="cpu", dtype=torch.float64, progress: bool = False,
-             checkpoint=None, checkpoint_every: int | None = None, resume: bool = False) -> SimResult:
+             checkpoint=None, checkpoint_every: int | None = None, resume: bool = False,
+             fused: bool | None = None) -> SimResult:
     """Run `method` on `oracle` for R replicas from `x0` ((K, d) broadcast, or (R, K, d)).
 
     `record_every`: None (default) records at about 100 evenly spaced times, every
@@ -300,6 +304,16 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     early once all are, and the remaining scheduled records are taken on the frozen states.
     `checkpoint=path` with `checkpoint_every=N` saves the state every N steps; `resume=True`
     continues from that file (same result as an uninterrupted run).
+    `config['record_bytes']` is the recorders' memory, one record's bytes × the number of record
+    times; above 1 GB a one-line estimate is printed to stderr when the first record is taken.
+    `fused`: True steps with `dynamics.fused` (one torch.compile'd kernel for oracle + noise +
+    update, the same counter-based draws; compiled results equal the per-step path's to
+    ~1e-12 relative, events at the same steps) and raises ValueError naming why when the run
+    is not eligible: a registered 'dsgd'/'dsgdm' with a fixed topology, a
+    `landscapes.noise.oracle(..., noise='isotropic')` on a homogeneous landscape, CPU,
+    float64, a C++ compiler, no stop / checkpoint / resume. None (default) takes it when
+    eligible and R·K·steps >= 1e7 worker-steps (below that the compile time, seconds, does not
+    pay); False never. `config['path']` says which ran: 'fused' or 'steps'.
     """
     # ---- validate
     _check_method(method)
@@ -330,6 +344,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
             raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=path")
+    if fused not in (None, True, False):
+        raise ValueError(f"fused must be None (auto), True or False, got {fused!r}")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' requested but CUDA is not available")
@@ -347,6 +363,10 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     recs = _recorders(recorders, f_obj)
 
     rng = Streams(seed, ids.to(device), device=device, dtype=dtype)
+    why_not = _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume)
+    if fused and why_not:
+        raise ValueError(f"fused=True: this run cannot take the fused path: {why_not}")
+    use_fused = fused is True or (fused is None and not why_not and R * K * steps >= _FUSED_MIN_WORK)
     fingerprint = fingerprint_of(method, oracle, x0, steps=steps, seed=int(seed), replicas=ids.tolist(),
                                  K=int(K), d=int(d), times=times, records=list(recs), dtype=str(dtype),
                                  stop=stop is not None, stop_on=stop_on, divergence=divergence)
@@ -354,7 +374,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
               "topology": getattr(getattr(method, "topology", None), "name", None),
               "steps": steps, "R": R, "K": int(K), "d": int(d), "seed": int(seed),
               "record_times": times, "recorders": list(recs), "stop": stop is not None,
-              "stop_on": stop_on, "divergence": divergence, "device": str(device), "dtype": str(dtype)}
+              "stop_on": stop_on, "divergence": divergence, "device": str(device), "dtype": str(dtype),
+              "path": "fused" if use_fused else "steps"}
 
     # ---- initial state (or the checkpoint)
     state = method.init(x0, oracle, rng)
@@ -391,6 +412,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
                 raise ValueError(f"recorder {name!r} must return a tensor with leading replica axis "
                                  f"R = {R}, got shape {tuple(v.shape)}")
             rows[name].append(v.detach())
+        if "record_bytes" not in config:
+            _note_bytes(config, rows, len(times))
 
     def save_ck(t):
         blob = {"t": t, "fingerprint": fingerprint, "fields": _tensor_fields(state),
@@ -402,7 +425,7 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     if n_rec < len(times) and times[n_rec] == t0:
         record(state, t0)
         n_rec += 1
-    step = method.step
+    step = _fused_step(method, oracle, ids, seed, int(K), int(d), config, fused) if use_fused else method.step
     next_rec = times[n_rec] if n_rec < len(times) else -1
     clock = last_print = time.monotonic()
     t = t0
@@ -436,6 +459,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
             print(f"\rsimulate: step {t}/{steps} ({100 * t / max(steps, 1):.0f}%), {rate:.0f} steps/s, "
                   f"{int(active.sum())}/{R} replicas active", end="", file=sys.stderr, flush=True)
     steps_run = t
+    if "record_bytes" not in config:
+        _note_bytes(config, rows, len(times))
     for s in times[n_rec:]:  # every replica is frozen: the states no longer change
         record(state, s)
     if ck is not None and checkpoint_every:
@@ -452,6 +477,85 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
         diverged=(div_step >= 0).cpu().numpy(), diverged_step=div_step.cpu().numpy(),
         x=state.x.detach().cpu().numpy(), replicas=ids.numpy(), steps_run=steps_run,
         config=config, seed=int(seed))
+
+
+def _note_bytes(config, rows, n_times: int):
+    """config['record_bytes'] = one record's bytes (all recorders) × n_times; print above
+    _WARN_BYTES."""
+    one = sum(v[0].element_size() * v[0].numel() for v in rows.values() if v)
+    config["record_bytes"] = int(one * n_times)
+    if config["record_bytes"] > _WARN_BYTES:
+        print(f"simulate: recorders will hold ~{config['record_bytes'] / 1e9:.1f} GB ({n_times} records × "
+              f"{one / 1e6:.1f} MB of {', '.join(rows)}); pass record_every=... or fewer recorders",
+              file=sys.stderr, flush=True)
+
+
+def _same_step(f, g) -> bool:
+    """f and g are the same closure: one code object, identical (floats: equal) cells."""
+    cells = [getattr(h, "__closure__", None) or () for h in (f, g)]
+    return (getattr(f, "__code__", None) is getattr(g, "__code__", 0) and len(cells[0]) == len(cells[1])
+            and all(a.cell_contents is b.cell_contents or (isinstance(a.cell_contents, float)
+                                                           and a.cell_contents == b.cell_contents)
+                    for a, b in zip(*cells)))
+
+
+def _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume) -> str:
+    """'' when `dynamics.fused` can step this run exactly as method.step does, else why not."""
+    from landscapes.noise import Oracle
+
+    from . import base, fused
+    name, top = getattr(method, "name", None), getattr(method, "topology", None)
+    if name not in fused.SUPPORTED:
+        return f"method {name!r} is not one of {fused.SUPPORTED}"
+    try:
+        ref = base.make(name, top, **method.hp)
+    except Exception:  # noqa: BLE001 - hyper-parameters a registered builder refuses
+        ref = None
+    if ref is None or not _same_step(method.step, ref.step):
+        return f"method {name!r} is not the registered {name!r} (its step differs)"
+    if getattr(top, "period", None) != 1:
+        return "the topology is time-varying (the fused path needs period 1)"
+    if type(oracle) is not Oracle or oracle.noise != "isotropic" or oracle.hetero:
+        return "the oracle is not landscapes.noise.oracle(landscape, noise='isotropic') on a homogeneous landscape"
+    for bad, what in ((device.type != "cpu", f"device {device.type!r} (CPU only)"),
+                      (dtype != torch.float64, f"dtype {dtype} (float64 only)"),
+                      (stop is not None, "a stop predicate"), (checkpoint is not None, "checkpoint="),
+                      (resume, "resume=True"), (_FUSED_COMPILE and not fused.compiler_available(),
+                       "no C++ compiler for torch.compile")):
+        if bad:
+            return what
+    return ""
+
+
+def _fused_step(method, oracle, ids, seed, K, d, config, required):
+    """A drop-in for method.step(state, oracle, t, rng) that runs one step of the fused kernel
+    (dynamics.fused.stepper) with the draws of Streams(seed, ids) at time t. When the first
+    call fails (a landscape gradient torch.compile cannot trace) and the fused path was not
+    required, every step goes to method.step and config['path'] becomes 'steps'."""
+    from . import fused
+    advance, _ = fused.stepper(method, oracle.landscape, ids, seed=int(seed), sigma=oracle.sigma,
+                               batch=oracle.batch, stream=oracle.stream, K=K, d=d, compile=_FUSED_COMPILE)
+    momentum = method.name == "dsgdm"
+    first = [True]
+
+    def one(state, t):
+        x, m = advance(state.x, state.m if momentum else state.x, t, 1)
+        return state._replace(x=x, m=m) if momentum else state._replace(x=x)
+
+    def step(state, oracle, t, rng):
+        if config["path"] == "steps":
+            return method.step(state, oracle, t, rng)
+        if not first[0]:
+            return one(state, t)
+        first[0] = False
+        try:
+            return one(state, t)
+        except Exception:  # noqa: BLE001 - the compiler's many failure types
+            if required:
+                raise
+            config["path"] = "steps"
+            return method.step(state, oracle, t, rng)
+    return step
 
 
 def _tensor_fields(state) -> dict:

@@ -307,6 +307,21 @@ def test_default_schedule_is_about_100_records(steps, every):
     assert np.array_equal(r.records["consensus"], one.records["consensus"][want])
 
 
+def test_record_bytes_estimate_and_warning(monkeypatch, capsys):
+    """config['record_bytes'] = (R + R*K) float64 per record time; printed above the threshold."""
+    import importlib
+    sim_mod = importlib.import_module("dynamics.simulate")
+    m, R, T = dsgd(TOP, 0.1), 3, 10
+    r = simulate(m, DG(), torch.ones(K, 1), T, replicas=R, record_every=2, recorders=("consensus", "loss_workers"))
+    assert r.config["record_bytes"] == 6 * (R + R * K) * 8
+    assert capsys.readouterr().err == ""  # far below 1 GB
+    monkeypatch.setattr(sim_mod, "_WARN_BYTES", 100)
+    simulate(m, DG(), torch.ones(K, 1), T, replicas=R, record_every=2, recorders=("consensus", "loss_workers"))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "recorders will hold" in err and "record_every" in err
+    assert simulate(m, DG(), torch.ones(K, 1), T, record_every=[]).config["record_bytes"] == 0
+
+
 def test_custom_recorder_dict_and_progress(capsys):
     m = dsgd(TOP, 0.1)
     seen = []
