@@ -177,8 +177,8 @@ def linear_rates(A, lr: float, K: int, lam: float = 0.1, alpha: float = 0.1,
 
 
 def _complete(K):
-    from dynamics import topology
-    return topology.complete(K)
+    from dynamics import topology as T
+    return T.complete(K)
 
 
 # ---------------------------------------------------------------- descent property T2

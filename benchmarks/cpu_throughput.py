@@ -42,7 +42,7 @@ def measure(model="lenet_gn", image_size=16, K=16, B=16, threads=2, steps=20, ch
     import torch.nn.functional as F
 
     import dynamics
-    from dynamics import topology as topo
+    from dynamics import topology as T
     from training import models, train
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -55,7 +55,7 @@ def measure(model="lenet_gn", image_size=16, K=16, B=16, threads=2, steps=20, ch
     xb = torch.randn(K, B, 3, image_size, image_size)
     yb = torch.randint(0, 10, (K, B))
     oracle = train.build_oracle(wide, layout, lambda t: (xb, yb), 5e-4, channels_last=channels_last)
-    method = dynamics.make("dsgd", topo.get("ring", K), lr=0.05)
+    method = dynamics.make("dsgd", T.get("ring", K), lr=0.05)
     state = {"s": method.init(x1.expand(K, -1).clone(), oracle, None), "t": 0}
 
     def fused():

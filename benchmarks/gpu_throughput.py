@@ -90,7 +90,7 @@ def bench_loop(name, K, B, dev, width, size, warmup, iters):
 
 def bench_fused(name, K, B, dev, width, size, warmup, iters):
     import dynamics
-    from dynamics import topology as topo
+    from dynamics import topology as T
     from training import models, train
     net = models.build(name, 10, width, "batch", size)
     layout = models.Layout(net)
@@ -102,7 +102,7 @@ def bench_fused(name, K, B, dev, width, size, warmup, iters):
     xb = torch.randn(K, B, 3, size, size, device=dev)
     yb = torch.randint(0, 10, (K, B), device=dev)
     oracle = train.build_oracle(wide, layout, lambda t: (xb, yb), 5e-4, amp=True, bn=bn)
-    ring = topo.ring(K)
+    ring = T.ring(K)
     m = dynamics.make("dsgdm", ring, lr=0.01, beta=0.9)
     state = [m.init(x1.to(dev).expand(K, -1).clone(), oracle, None)]
     t = [0]

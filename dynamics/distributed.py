@@ -54,7 +54,7 @@ import torch
 import torch.distributed as dist
 
 from . import base
-from . import topology as _topology
+from . import topology as T
 
 __all__ = ["DistTopology", "PeerFailure", "local_oracle", "run", "init", "main", "check_inputs", "DIST_METHODS",
            "PS_METHODS"]
@@ -87,7 +87,7 @@ class DistTopology:
 
     def __init__(self, K: int, base_topology=None, rank=None, world=None, timeout: float = 30.0,
                  dense_threshold: float = 1.0):
-        K = _topology._check_K(K)
+        K = T._check_K(K)
         if base_topology is not None and int(base_topology.K) != K:
             raise ValueError(f"K = {K} disagrees with topology {base_topology.name!r} (K = {base_topology.K})")
         self.rank = dist.get_rank() if rank is None else int(rank)
@@ -147,7 +147,7 @@ class DistTopology:
                         send[q] = pos
             total = sum(len(needs(q, r)) for q in range(self.world) for r in range(self.world) if q != r)
             dense = self.world > 1 and total >= self.dense_threshold * self.world * (self.K - kl)
-            self._plans[p] = _Plan(dense, send, recv, _topology.row_plan(W, rows=self.rows))
+            self._plans[p] = _Plan(dense, send, recv, T.row_plan(W, rows=self.rows))
         return self._plans[p]
 
     def mix(self, x: torch.Tensor, t: int = 0) -> torch.Tensor:
@@ -157,7 +157,7 @@ class DistTopology:
         self._check_local(x)
         plan = self._plan(t)
         if self.world == 1:
-            return _topology.mix_rows(self._cast_rows(plan, x), x)
+            return T.mix_rows(self._cast_rows(plan, x), x)
         if plan.dense:
             full = self.all_rows(x)
         else:
@@ -176,7 +176,7 @@ class DistTopology:
                            sorted(set(plan.send) | set(plan.recv)))
             for q, cols in plan.recv.items():
                 full[..., cols, :] = bufs[q]
-        return _topology.mix_rows(self._cast_rows(plan, x), full)
+        return T.mix_rows(self._cast_rows(plan, x), full)
 
     @staticmethod
     def _cast_rows(plan: _Plan, x):
@@ -542,12 +542,12 @@ def prepare(a):
                              f"a topology (e.g. --topology ring); none is only for {', '.join(PS_METHODS)}")
         top = None
     else:
-        names = _topology.names()
+        names = T.names()
         if a.topology not in names or a.topology == "custom":
             raise ValueError(f"--topology: unknown topology {a.topology!r}"
                              f"{base.did_you_mean(a.topology, names)}; choose from: {', '.join(names[:-1])}, none")
         try:
-            top = _topology.get(a.topology, a.K)
+            top = T.get(a.topology, a.K)
         except ValueError as e:
             raise ValueError(f"--topology {a.topology} with --K {a.K}: {e}") from None
     if a.landscape != "hetero_quadratics" and a.landscape not in landscapes.names():
