@@ -399,6 +399,14 @@ def _occupancy_evidence(ctx, methods: tuple, control: str) -> tuple:
     return occ, th, regime
 
 
+def _occupancy_contrast(ctx, methods: tuple, lo: str, hi: str):
+    """Occupancy runs of `methods` (control 'sharp_flat_swapped'): (theory, regime, paired CI
+    of occupancy(hi) − occupancy(lo), (mean CI of lo, of hi), direction of that difference)."""
+    occ, th, regime = _occupancy_evidence(ctx, methods, "sharp_flat_swapped")
+    dci = diff_ci(occ[hi], occ[lo], paired=True)
+    return th, regime, dci, (mean_ci(occ[lo]), mean_ci(occ[hi])), direction(dci, ">", 0.0)
+
+
 def _occupancy_data(occupancy: dict, dci: dict, regime: dict) -> dict:
     """The saved data of an occupancy claim: each method's [value, ci_low, ci_high], the
     difference's, and the setting the figure labels."""
@@ -409,10 +417,7 @@ def _occupancy_data(occupancy: dict, dci: dict, regime: dict) -> dict:
 
 @claim("flatness.flat_well_occupancy")
 def flat_well_occupancy(ctx) -> Evidence:
-    occ, th, regime = _occupancy_evidence(ctx, ("csgd", "dsgd"), "sharp_flat_swapped")
-    dci = diff_ci(occ["dsgd"], occ["csgd"], paired=True)
-    cen, dec = mean_ci(occ["csgd"]), mean_ci(occ["dsgd"])
-    v_dir = direction(dci, ">", 0.0)
+    th, regime, dci, (cen, dec), v_dir = _occupancy_contrast(ctx, ("csgd", "dsgd"), "csgd", "dsgd")
     v_chain = "holds" if cen["ci_low"] <= th["chain"] <= cen["ci_high"] else "fails"
     pred = {"csgd/chain_exact": th["chain"], "dsgd-csgd (J_eff shift of the chain)":
             th["dsgd"]["chain_J_eff_shift"] - th["chain"]}
@@ -435,10 +440,7 @@ def flat_well_occupancy(ctx) -> Evidence:
 
 @claim("flatness.consensus_vs_diffusion_flatness")
 def consensus_vs_diffusion_flatness(ctx) -> Evidence:
-    occ, th, regime = _occupancy_evidence(ctx, ("dsgd", "atc"), "sharp_flat_swapped")
-    dci = diff_ci(occ["dsgd"], occ["atc"], paired=True)
-    cons, diff_ = mean_ci(occ["dsgd"]), mean_ci(occ["atc"])
-    v = direction(dci, ">", 0.0)
+    th, regime, dci, (diff_, cons), v = _occupancy_contrast(ctx, ("dsgd", "atc"), "atc", "dsgd")
     pred = {"dsgd-atc (J_eff shift of the chain)": th["dsgd"]["chain_J_eff_shift"] - th["atc"]["chain_J_eff_shift"]}
     rep = {f"{m}/{k}": th[m][k] for m in ("dsgd", "atc") for k in ("boltzmann_J_eff", "chain_J_eff_shift")}
     rep["chain (C-SGD, exact)"] = th["chain"]
