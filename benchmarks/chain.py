@@ -25,10 +25,12 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import datetime
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_results.py
+import _results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -104,13 +106,7 @@ def run_row(kind, ratio, richardson, second, timeout):
 
 
 def write_section(text):
-    body = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if BEGIN in body and END in body:
-        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.DOTALL)
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(body)
+    _results.write_section(RESULTS, BEGIN, END, text)
 
 
 def main(argv=None):

@@ -10,7 +10,9 @@ for every path (each its own generator), same recorded metric. Cases:
   dsgdm_dg : DSGDm (m <- beta m + g; x <- W(x - lr m), beta = 0.9), the state-carrying case.
 Each path function returns (wall s, compile s, final consensus per replica (R,)).
 Paths: decentlab `simulate` (registered method + landscapes.noise.oracle, counter-based
-Streams) with 1 and 2 torch threads; numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
+Streams) on its per-step path with 1 and 2 torch threads, with its defaults (fused=None,
+record_every=None, three recorders) and lean with fused=None (the fused kernel at these
+sizes); numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
 JAX `jit` + `lax.scan` with `jax.random.normal` (x64); numba, one fused loop per replica under
 `prange` (np.random.standard_normal, per-thread state); `dynamics.fused.run_fused` (torch.compile
 of one step, the Streams draws). Figure: replica-worker-steps/s (R K steps / wall), after a
@@ -34,12 +36,17 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import argparse
 import datetime
+import functools
+import importlib
 import math
 import platform
-import re
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_results.py
+import _results  # noqa: E402
 
 import numpy as np
 import torch
@@ -68,7 +75,10 @@ CASES = {
 
 
 # ---------------------------------------------------------------- decentlab paths
-def run_simulate(case, R, T, threads):
+def run_simulate(case, R, T, threads, fused=False, lean=True):
+    """`simulate` on the per-step path (fused=False), or with fused=None (auto: the fused kernel
+    at this size); lean=True records the consensus every EVERY steps, False takes simulate's
+    defaults (loss_avg, consensus, loss_workers at ~100 record times)."""
     import dynamics
     from dynamics.simulate import simulate
     from dynamics.topology import ring
@@ -79,10 +89,15 @@ def run_simulate(case, R, T, threads):
     meth = dynamics.make(case["algo"], ring(case["K"]), lr=LR, **kw)
     orc = oracle(land, noise="isotropic", sigma=SIGMA, batch=BATCH, with_loss=False)
     x0 = torch.full((case["K"], case["d"]), -1.0, dtype=torch.float64)
-    simulate(meth, orc, x0, EVERY, replicas=R, record_every=EVERY, recorders=("consensus",))
+    rec = dict(record_every=EVERY, recorders=("consensus",)) if lean else {}
+    sim_mod = importlib.import_module("dynamics.simulate")  # (dynamics.simulate is the function)
+    warm = fused if fused is not None else R * case["K"] * T >= sim_mod._FUSED_MIN_WORK
     t0 = time.perf_counter()
-    res = simulate(meth, orc, x0, T, replicas=R, record_every=EVERY, recorders=("consensus",))
-    return time.perf_counter() - t0, 0.0, np.asarray(res.records["consensus"])[-1]
+    simulate(meth, orc, x0, EVERY, replicas=R, fused=warm, **rec)  # warm-up (compile) on the same path
+    tc = time.perf_counter() - t0 if warm else 0.0
+    t0 = time.perf_counter()
+    res = simulate(meth, orc, x0, T, replicas=R, fused=fused, **rec)
+    return time.perf_counter() - t0, tc, np.asarray(res.records["consensus"])[-1]
 
 
 def _landscape(case):
@@ -318,6 +333,9 @@ def roofline(case, rates):
 PATHS = {
     "decentlab simulate, 1 thread": (run_simulate, 1),
     "decentlab simulate, 2 threads": (run_simulate, 2),
+    "decentlab simulate, defaults (record_every=None, 3 recorders, auto fused), 2 threads":
+        (functools.partial(run_simulate, fused=None, lean=False), 2),
+    "decentlab simulate, lean, auto fused, 2 threads": (functools.partial(run_simulate, fused=None), 2),
     "decentlab fused (dynamics.fused), 2 threads": (run_fused_path, 2),
     "numpy (R, d, K), x @ W.T": (run_numpy, 2),
     "JAX jit + lax.scan (x64)": (run_jax, 2),
@@ -326,13 +344,7 @@ PATHS = {
 
 
 def write_section(text):
-    body = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if BEGIN in body and END in body:
-        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.DOTALL)
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(body)
+    _results.write_section(RESULTS, BEGIN, END, text)
 
 
 def main(argv=None):
