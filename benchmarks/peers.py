@@ -11,8 +11,8 @@ for every path (each its own generator), same recorded metric. Cases:
 Each path function returns (wall s, compile s, final consensus per replica (R,)).
 Paths: decentlab `simulate` (registered method + landscapes.noise.oracle, counter-based
 Streams) on its per-step path with 1 and 2 torch threads, with its defaults (fused=None,
-record_every=None, three recorders) and lean with fused=None (the fused kernel at these
-sizes); numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
+record_every=None, three recorders; the per-step path below fused=None's 3e8 worker-steps)
+and lean with fused=True (the fused kernel inside simulate); numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
 JAX `jit` + `lax.scan` with `jax.random.normal` (x64); numba, one fused loop per replica under
 `prange` (np.random.standard_normal, per-thread state); `dynamics.fused.run_fused` (torch.compile
 of one step, the Streams draws). Figure: replica-worker-steps/s (R K steps / wall), after a
@@ -76,8 +76,8 @@ CASES = {
 
 # ---------------------------------------------------------------- decentlab paths
 def run_simulate(case, R, T, threads, fused=False, lean=True):
-    """`simulate` on the per-step path (fused=False), or with fused=None (auto: the fused kernel
-    at this size); lean=True records the consensus every EVERY steps, False takes simulate's
+    """`simulate` on the per-step path (fused=False), the fused kernel (True) or auto (None);
+    lean=True records the consensus every EVERY steps, False takes simulate's
     defaults (loss_avg, consensus, loss_workers at ~100 record times)."""
     import dynamics
     from dynamics.simulate import simulate
@@ -335,7 +335,7 @@ PATHS = {
     "decentlab simulate, 2 threads": (run_simulate, 2),
     "decentlab simulate, defaults (record_every=None, 3 recorders, auto fused), 2 threads":
         (functools.partial(run_simulate, fused=None, lean=False), 2),
-    "decentlab simulate, lean, auto fused, 2 threads": (functools.partial(run_simulate, fused=None), 2),
+    "decentlab simulate, lean, fused=True, 2 threads": (functools.partial(run_simulate, fused=True), 2),
     "decentlab fused (dynamics.fused), 2 threads": (run_fused_path, 2),
     "numpy (R, d, K), x @ W.T": (run_numpy, 2),
     "JAX jit + lax.scan (x64)": (run_jax, 2),

@@ -44,7 +44,10 @@ _STOP_ON = ("centroid", "any", "all")
 _KINDS = np.array(["none", "stop", "diverged"])
 _CHECK_EVERY = 64  # steps between host-side "all replicas stopped?" checks
 _WARN_BYTES = 1e9  # print an estimate when the recorders will hold more than this
-_FUSED_MIN_WORK = 10 ** 7  # fused=None picks the fused kernel from R * K * steps worker-steps on
+# fused=None picks the fused kernel from R * K * steps worker-steps on: the compile (~7 s on the
+# 2-core box, once per process and configuration) is paid back at ~2.4e-8 s saved per worker-step
+# (2.7e7 -> 7.8e7 worker-steps/s, benchmarks/RESULTS.md); every recorded claim runs below it
+_FUSED_MIN_WORK = 3 * 10 ** 8
 _FUSED_COMPILE = True  # False runs the fused kernel eagerly (tests: bit-identical to the steps)
 
 
@@ -312,8 +315,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     is not eligible: a registered 'dsgd'/'dsgdm' with a fixed topology, a
     `landscapes.noise.oracle(..., noise='isotropic')` on a homogeneous landscape, CPU,
     float64, a C++ compiler, no stop / checkpoint / resume. None (default) takes it when
-    eligible and R·K·steps >= 1e7 worker-steps (below that the compile time, seconds, does not
-    pay); False never. `config['path']` says which ran: 'fused' or 'steps'.
+    eligible and R·K·steps >= 3e8 worker-steps (below that the compile, ~7 s, does not pay);
+    False never. `config['path']` says which ran: 'fused' or 'steps'.
     """
     # ---- validate
     _check_method(method)
@@ -490,13 +493,15 @@ def _note_bytes(config, rows, n_times: int):
               file=sys.stderr, flush=True)
 
 
-def _same_step(f, g) -> bool:
-    """f and g are the same closure: one code object, identical (floats: equal) cells."""
+def _same_step(f, g, depth: int = 3) -> bool:
+    """f and g compute the same: the same object, equal floats, or closures with one code
+    object whose cells are the same in this sense (to `depth` levels of nested closures)."""
+    if f is g or (isinstance(f, float) and isinstance(g, float) and f == g):
+        return True
     cells = [getattr(h, "__closure__", None) or () for h in (f, g)]
-    return (getattr(f, "__code__", None) is getattr(g, "__code__", 0) and len(cells[0]) == len(cells[1])
-            and all(a.cell_contents is b.cell_contents or (isinstance(a.cell_contents, float)
-                                                           and a.cell_contents == b.cell_contents)
-                    for a, b in zip(*cells)))
+    return (depth > 0 and getattr(f, "__code__", None) is getattr(g, "__code__", 0)
+            and len(cells[0]) == len(cells[1])
+            and all(_same_step(a.cell_contents, b.cell_contents, depth - 1) for a, b in zip(*cells)))
 
 
 def _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume) -> str:
