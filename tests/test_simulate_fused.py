@@ -110,3 +110,20 @@ def test_fused_true_refused_with_the_reason(monkeypatch, tmp_path, make, kw, wor
 def test_fused_flag_must_be_none_or_bool():
     with pytest.raises(ValueError, match="fused"):
         simulate(_meth("dsgd"), ORC, X0, 3, fused="yes")
+
+
+def test_a_kernel_that_fails_falls_back_unless_required(monkeypatch):
+    """fused=None: a first fused call that raises (a gradient the compiler cannot trace) runs
+    the whole run on method.step; fused=True lets the error through."""
+    def broken(*a, **k):
+        def advance(x, m, t0, n):
+            raise RuntimeError("cannot trace")
+        return advance, True
+    monkeypatch.setattr(fused, "stepper", broken)
+    monkeypatch.setattr(sim_mod, "_FUSED_COMPILE", False)  # (eligible without a C++ compiler too)
+    monkeypatch.setattr(sim_mod, "_FUSED_MIN_WORK", 1)
+    ref = simulate(_meth("dsgd"), ORC, X0, 12, replicas=3, fused=False)
+    got = simulate(_meth("dsgd"), ORC, X0, 12, replicas=3)
+    assert got.config["path"] == "steps" and np.array_equal(got.x, ref.x)
+    with pytest.raises(RuntimeError, match="cannot trace"):
+        simulate(_meth("dsgd"), ORC, X0, 12, replicas=3, fused=True)
