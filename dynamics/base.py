@@ -92,9 +92,35 @@ def _is_number(v) -> bool:
 
 
 def check_lr(lr, name="lr"):
+    """A positive finite number (the step size as a float)."""
     if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"{name} (step size) must be a positive finite number, got {lr!r}")
     return float(lr)
+
+
+def lr_schedule(lr, name="lr"):
+    """The step size as a callable `lr_at(t) -> float` (the one idiom every algorithm uses).
+
+    `lr` is a positive finite number c (then lr_at(t) returns float(c) itself, so a step
+    computes exactly what it did with the number) or a schedule `t -> lr` (optax's
+    ScalarOrSchedule), checked once by calling it at t = 0 (a positive finite number, else
+    ValueError); later values are taken as float(lr(t)) unchecked. `lr_at.hp` is what
+    `Method.hp` records: the float for a number, the string 'schedule' for a schedule."""
+    if not callable(lr):
+        c = check_lr(lr, name)
+        lr_at = lambda t: c                                   # noqa: E731
+        lr_at.hp = c
+        return lr_at
+    try:
+        v0 = lr(0)
+        ok = not isinstance(v0, (bool, str)) and math.isfinite(float(v0)) and float(v0) > 0
+    except Exception as e:  # a schedule that raises, or returns a non-number
+        raise ValueError(f"{name} schedule failed at t = 0: {type(e).__name__}: {e}") from None
+    if not ok:
+        raise ValueError(f"{name} schedule must give a positive finite number, got {v0!r} at t = 0")
+    lr_at = lambda t: float(lr(t))                            # noqa: E731
+    lr_at.hp = "schedule"
+    return lr_at
 
 
 def check_unit(v, name, closed_right=False):

@@ -10,6 +10,10 @@ Clock: `step(state, oracle, t, rng)` is called with t = 0, 1, 2, ...; "τ | t" i
 that Python integer (all workers share one clock), so communication happens at t = 0.
 `comm` counts each vector transmitted once (worker -> master and master -> worker), all
 workers together, averaged per step; scalars are not counted.
+
+`lr` is a number or a schedule t -> η(t) (`dynamics.base.lr_schedule`): step t uses η(t) for
+the gradient step and for every constant derived from η — α = η(t)ρ when `rho` is given
+(recorded in hp as 'lr(t) * ρ'), ADMM's ηρ, DOWNPOUR's accumulator −η(t)g.
 """
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import (Method, check_int, check_lr, check_nonneg, check_workers, check_x0, local_K, register,
-                    worker_count, worker_mean, worker_sum)
+from ..base import (Method, check_int, check_nonneg, check_workers, check_x0, local_K, lr_schedule,
+                    register, worker_count, worker_mean, worker_sum)
 
 
 class EasgdState(NamedTuple):
@@ -48,19 +52,19 @@ class AdmmState(NamedTuple):
 
 # ---------------------------------------------------------------- validation helpers
 
-def _coupling(lr, rho, alpha, default_beta=0.9):
-    """Resolve α = ηρ or α given; None = the paper's default α = 0.9/K (resolved at step time)."""
+def _coupling(lr, rho, alpha):
+    """(α_at(t, K), the α recorded in hp): α = η(t)ρ given rho (with a schedule η(t) = lr(t) of
+    the same step; hp 'lr(t) * ρ'), α given, or the paper's default α = 0.9/K (hp None)."""
     if rho is not None and alpha is not None:
         raise ValueError("give either rho or alpha (alpha = lr * rho), not both")
     if rho is not None:
-        return lr * check_nonneg(rho, "rho")
+        rho = check_nonneg(rho, "rho")
+        hp = f"lr(t) * {rho!r}" if isinstance(lr.hp, str) else lr.hp * rho
+        return (lambda t, K: lr(t) * rho), hp
     if alpha is not None:
-        return check_nonneg(alpha, "alpha")
-    return None
-
-
-def _alpha(alpha, K):
-    return 0.9 / K if alpha is None else alpha
+        a = check_nonneg(alpha, "alpha")
+        return (lambda t, K: a), a
+    return (lambda t, K: 0.9 / K), None
 
 
 def _comm(K, per_K):
@@ -86,8 +90,8 @@ def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Me
     x^i ← x^i − η g^i(x^i) − α(x^i − x̃);  x̃ ← (1 − β) x̃ + β mean_i x^i,
     α = ηρ (or `alpha`; default 0.9/K), β = Kα unless given. comm = 2K (each worker sends x^i
     and receives x̃ every step)."""
-    lr = check_lr(lr)
-    a = _coupling(lr, rho, alpha)
+    lr = lr_schedule(lr)
+    al_at, a = _coupling(lr, rho, alpha)
     b = None if beta is None else check_nonneg(beta, "beta")
     Kn = check_workers(topology, K)
 
@@ -97,15 +101,15 @@ def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Me
 
     def step(s, oracle, t, rng):
         k = worker_count(s.x, topology)
-        al = _alpha(a, k)
+        al = al_at(t, k)
         be = k * al if b is None else b
         _, g = oracle(s.x, t, rng)
         c = s.center.unsqueeze(-2)
-        x = s.x - lr * g - al * (s.x - c)
+        x = s.x - lr(t) * g - al * (s.x - c)
         center = (1 - be) * s.center + be * worker_mean(s.x, topology)
         return EasgdState(x, center)
 
-    hp = dict(lr=lr, alpha=a, beta=b)
+    hp = dict(lr=lr.hp, alpha=a, beta=b)
     return Method("easgd", init, step, _model, _comm(Kn, lambda k: 2 * k), hp, topology)
 
 
@@ -139,15 +143,15 @@ def _check_order(order):
 
 
 def _async_setup(name, topology, lr, rho, alpha, tau, order, K):
-    """Checked (lr, α, τ, order, K) shared by Algorithms 1 and 2 (easgd_async, eamsgd)."""
-    lr = check_lr(lr)
-    a = _coupling(lr, rho, alpha)
+    """Checked (lr_at, α_at, α for hp, τ, order, K) shared by Algorithms 1 and 2 (easgd_async, eamsgd)."""
+    lr = lr_schedule(lr)
+    al_at, a = _coupling(lr, rho, alpha)
     tau = check_int(tau, "tau")
     order = _check_order(order)
     Kn = check_workers(topology, K)
     if order == "sequential":
         _single_process(topology, f"{name} with order='sequential'")
-    return lr, a, tau, order, Kn
+    return lr, al_at, a, tau, order, Kn
 
 
 @register("easgd_async")
@@ -158,7 +162,7 @@ def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simu
     workers per `order`, see `_elastic`); then x^i ← x^i − η g^i(x) (gradient at the pre-step x,
     as in Algorithm 1). α = ηρ or `alpha` (default 0.9/K, the paper's β = pα = 0.9).
     τ = 1 with order='simultaneous' is synchronous EASGD with β = Kα. comm = 2K/τ."""
-    lr, a, tau, order, Kn = _async_setup("easgd_async", topology, lr, rho, alpha, tau, order, K)
+    lr, al_at, a, tau, order, Kn = _async_setup("easgd_async", topology, lr, rho, alpha, tau, order, K)
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn, topology)
@@ -168,10 +172,10 @@ def easgd_async(topology=None, lr=None, rho=None, alpha=None, tau=1, order="simu
         _, g = oracle(s.x, t, rng)
         x, c = s.x, s.center
         if int(t) % tau == 0:
-            x, c = _elastic(x, c, _alpha(a, worker_count(x, topology)), order, topology)
-        return EasgdState(x - lr * g, c)
+            x, c = _elastic(x, c, al_at(t, worker_count(x, topology)), order, topology)
+        return EasgdState(x - lr(t) * g, c)
 
-    hp = dict(lr=lr, alpha=a, tau=tau, order=order)
+    hp = dict(lr=lr.hp, alpha=a, tau=tau, order=order)
     return Method("easgd_async", init, step, _model, _comm(Kn, lambda k: 2 * k / tau), hp, topology)
 
 
@@ -182,7 +186,7 @@ def eamsgd(topology=None, lr=None, rho=None, alpha=None, tau=1, delta=0.99,
     elastic exchange of Algorithm 1 (see `easgd_async`); then Nesterov momentum
     v^i ← δ v^i − η g^i(x + δ v^i), x^i ← x^i + v^i. v⁰ = 0; δ = `delta` (paper 0.99).
     comm = 2K/τ."""
-    lr, a, tau, order, Kn = _async_setup("eamsgd", topology, lr, rho, alpha, tau, order, K)
+    lr, al_at, a, tau, order, Kn = _async_setup("eamsgd", topology, lr, rho, alpha, tau, order, K)
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
         raise ValueError(f"delta (momentum) must lie in [0, 1), got {delta!r}")
     delta = float(delta)
@@ -195,11 +199,11 @@ def eamsgd(topology=None, lr=None, rho=None, alpha=None, tau=1, delta=0.99,
         _, g = oracle(s.x + delta * s.v, t, rng)
         x, c = s.x, s.center
         if int(t) % tau == 0:
-            x, c = _elastic(x, c, _alpha(a, worker_count(x, topology)), order, topology)
-        v = delta * s.v - lr * g
+            x, c = _elastic(x, c, al_at(t, worker_count(x, topology)), order, topology)
+        v = delta * s.v - lr(t) * g
         return EamsgdState(x + v, c, v)
 
-    hp = dict(lr=lr, alpha=a, tau=tau, delta=delta, order=order)
+    hp = dict(lr=lr.hp, alpha=a, tau=tau, delta=delta, order=order)
     return Method("eamsgd", init, step, _model, _comm(Kn, lambda k: 2 * k / tau), hp, topology)
 
 
@@ -218,8 +222,8 @@ def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
     x^i ← x^i − η∇F(x^i) − α(x^i − x̃);  x̃ ← x̃ + α(x^i − x̃).  α = ηρ or `alpha`
     (default 0.9/K). The oracle is evaluated on all workers; only row i is used.
     comm = 2 (x^i up, x̃ down, per step)."""
-    lr = check_lr(lr)
-    a = _coupling(lr, rho, alpha)
+    lr = lr_schedule(lr)
+    al_at, a = _coupling(lr, rho, alpha)
     Kn = check_workers(topology, K)
     _single_process(topology, "easgd_rr")
 
@@ -228,15 +232,15 @@ def easgd_rr(topology=None, lr=None, rho=None, alpha=None, K=None) -> Method:
         return EasgdState(x, c)
 
     def step(s, oracle, t, rng):
-        al = _alpha(a, s.x.shape[-2])
+        al = al_at(t, s.x.shape[-2])
         i = int(t) % s.x.shape[-2]
         _, g = oracle(s.x, t, rng)
         xi = s.x[..., i, :]
-        new_i = xi - lr * g[..., i, :] - al * (xi - s.center)
+        new_i = xi - lr(t) * g[..., i, :] - al * (xi - s.center)
         x = torch.where(_active_mask(s.x, t), new_i.unsqueeze(-2), s.x)
         return EasgdState(x, s.center + al * (xi - s.center))
 
-    hp = dict(lr=lr, alpha=a)
+    hp = dict(lr=lr.hp, alpha=a)
     return Method("easgd_rr", init, step, _model, _comm(Kn, lambda k: 2.0), hp, topology)
 
 
@@ -246,13 +250,12 @@ def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
     multipliers λ^i (λ⁰ = 0). Active worker i = t mod K:
     λ^i ← λ^i − (x^i − x̃);  x^i ← (x^i − η∇F(x^i) + ηρ(λ^i + x̃)) / (1 + ηρ)  (new λ^i, old x̃);
     x̃ ← (1/K) Σ_j (x^j − λ^j)  (new values). comm = 2 (x̃ down, x^i − λ^i up, per step)."""
-    lr = check_lr(lr)
+    lr = lr_schedule(lr)
     if rho is None:
         raise ValueError("rho (ADMM penalty) is required for admm_rr")
     rho = check_nonneg(rho, "rho")
     Kn = check_workers(topology, K)
     _single_process(topology, "admm_rr")
-    er = lr * rho
 
     def init(x0, oracle=None, rng=None):
         x, c = _center_init(x0, Kn)
@@ -262,14 +265,16 @@ def admm_rr(topology=None, lr=None, rho=None, K=None) -> Method:
         i = int(t) % s.x.shape[-2]
         m = _active_mask(s.x, t)
         _, g = oracle(s.x, t, rng)
+        lr_t = lr(t)
+        er = lr_t * rho
         xi = s.x[..., i, :]
         lam_i = s.lam[..., i, :] - (xi - s.center)
-        x_i = (xi - lr * g[..., i, :] + er * (lam_i + s.center)) / (1 + er)
+        x_i = (xi - lr_t * g[..., i, :] + er * (lam_i + s.center)) / (1 + er)
         x = torch.where(m, x_i.unsqueeze(-2), s.x)
         lam = torch.where(m, lam_i.unsqueeze(-2), s.lam)
         return AdmmState(x, lam, (x - lam).mean(dim=-2))
 
-    hp = dict(lr=lr, rho=rho)
+    hp = dict(lr=lr.hp, rho=rho)
     return Method("admm_rr", init, step, _model, _comm(Kn, lambda k: 2.0), hp, topology)
 
 
@@ -282,7 +287,7 @@ def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
     pulls x^i ← (master value `staleness` steps ago, after that step's push) and a^i ← 0; then,
     at the (pulled) x^i: x^i ← x^i − η g^i(x^i), a^i ← a^i − η g^i(x^i). staleness = 0 pulls the fresh x̃; before
     the start the master value is x̃⁰. comm = 2K/τ (a^i up, x̃ down)."""
-    lr = check_lr(lr)
+    lr = lr_schedule(lr)
     tau = check_int(tau, "tau")
     staleness = check_int(staleness, "staleness", minimum=0)
     Kn = check_workers(topology, K)
@@ -302,7 +307,8 @@ def downpour(topology=None, lr=None, tau=1, staleness=0, K=None) -> Method:
             x = hist[..., :1, :].expand_as(x)
             acc = torch.zeros_like(acc)
         _, g = oracle(x, t, rng)
-        return DownpourState(x - lr * g, c, acc - lr * g, hist)
+        lr_t = lr(t)
+        return DownpourState(x - lr_t * g, c, acc - lr_t * g, hist)
 
-    hp = dict(lr=lr, tau=tau, staleness=staleness)
+    hp = dict(lr=lr.hp, tau=tau, staleness=staleness)
     return Method("downpour", init, step, _model, _comm(Kn, lambda k: 2 * k / tau), hp, topology)

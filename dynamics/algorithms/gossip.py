@@ -3,6 +3,7 @@
 docs/theory.md §1. Convention: x_i <- sum_j W_ij x_j (`topology.mix`), stacks (..., K, d).
 Noise indexing: the gradient at iterate x^t is drawn as `oracle(x^t, t, rng)`.
 `comm` counts vectors sent per step by all workers together (mean over the period).
+`lr` is a number or a schedule t -> lr (`dynamics.base.lr_schedule`): step t uses lr(t).
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import (Method, average, averager, check_int, check_lr, check_unit, check_x0, local_K,
-                    need_topology, register, worker_mean)
+from ..base import (Method, average, averager, check_int, check_unit, check_x0, local_K,
+                    lr_schedule, need_topology, register, worker_mean)
 from ..topology import require_doubly_stochastic
 
 
@@ -36,7 +37,7 @@ def csgd(topology=None, lr=None, beta=0.0) -> Method:
     m <- beta m + (1/K) sum_k g_k(w);  w <- w - lr m   (docs/theory.md §1; beta = 0: w <- w - lr g-bar).
     init replicates w^0 = mean_k x0_k on every worker; model = w. comm = 2(K-1) (all-reduce).
     """
-    lr, beta = check_lr(lr), check_unit(beta, "beta")
+    lr, beta = lr_schedule(lr), check_unit(beta, "beta")
 
     def init(x0, oracle=None, rng=None):
         x0 = check_x0(x0, topology, "csgd")
@@ -46,10 +47,10 @@ def csgd(topology=None, lr=None, beta=0.0) -> Method:
     def step(state, oracle, t, rng=None):
         _, g = oracle(state.x, t, rng)
         m = beta * state.m + worker_mean(g, topology, keepdim=True).expand_as(g)
-        return SGDState(state.x - lr * m, m)
+        return SGDState(state.x - lr(t) * m, m)
 
     return Method("csgd", init, step, averager(topology), allreduce_comm(topology),
-                  dict(lr=lr, beta=beta), topology)
+                  dict(lr=lr.hp, beta=beta), topology)
 
 
 @register("local_sgd")
@@ -57,7 +58,7 @@ def local_sgd(topology=None, lr=None, period=1) -> Method:
     """Local SGD: x_k <- x_k - lr g_k(x_k) on every worker; after steps t with (t+1) % period == 0
     the workers are replaced by their exact average (Stich 2019). period = 1 is C-SGD with model
     averaging. comm = 2(K-1)/period (one all-reduce per period). Model = average."""
-    lr = check_lr(lr)
+    lr = lr_schedule(lr)
     period = check_int(period, "period (steps between averagings)")
 
     def init(x0, oracle=None, rng=None):
@@ -65,13 +66,13 @@ def local_sgd(topology=None, lr=None, period=1) -> Method:
 
     def step(state, oracle, t, rng=None):
         _, g = oracle(state.x, t, rng)
-        x = state.x - lr * g
+        x = state.x - lr(t) * g
         if (int(t) + 1) % period == 0:
             x = worker_mean(x, topology, keepdim=True).expand_as(x).clone()
         return PlainState(x)
 
     return Method("local_sgd", init, step, averager(topology), allreduce_comm(topology) / period,
-                  dict(lr=lr, period=period), topology)
+                  dict(lr=lr.hp, period=period), topology)
 
 
 def _gossip(name, doc_update):
@@ -79,16 +80,16 @@ def _gossip(name, doc_update):
         # the fixed point (and the average's dynamics) of D-SGD/ATC/CTA is that of the
         # average only when W is doubly stochastic (docs/theory.md §1): refuse any other W
         top = require_doubly_stochastic(need_topology(topology, name), name)
-        lr_ = check_lr(lr)
+        lr_ = lr_schedule(lr)
 
         def init(x0, oracle=None, rng=None):
             return PlainState(check_x0(x0, top, name).clone())
 
         def step(state, oracle, t, rng=None):
-            return PlainState(doc_update(state.x, top, lr_, oracle, t, rng))
+            return PlainState(doc_update(state.x, top, lr_(t), oracle, t, rng))
 
         return Method(name, init, step, averager(top), float(top.edges_per_step()),
-                      dict(lr=lr_), top)
+                      dict(lr=lr_.hp), top)
     return builder
 
 

@@ -15,6 +15,7 @@ code; fewer at the start). Leaders are chosen with argmin + gather, vectorised o
 
 `model(state)` is the worker that was the global leader at the last step (its post-step
 iterate); before any step, worker 0. The topology is not used (it may be None).
+`lr` is a number or a schedule t -> η(t) (`dynamics.base.lr_schedule`): step t uses η(t).
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import (Method, check_int, check_lr, check_nonneg, check_workers, check_x0, local_K, register, worker_all, worker_argmin, worker_count,
-                    worker_gather, worker_ids)
+from ..base import (Method, check_int, check_nonneg, check_workers, check_x0, local_K, lr_schedule, register,
+                    worker_all, worker_argmin, worker_count, worker_gather, worker_ids)
 
 
 class LsgdState(NamedTuple):
@@ -41,11 +42,6 @@ def leader_index(score: torch.Tensor, topology=None) -> torch.Tensor:
     """Global leader: argmin of the loss estimate over workers, ties to the lowest index
     (an all_gather of the losses when distributed)."""
     return worker_argmin(score, topology)
-
-
-def _gather_rows(x, idx, topology=None):
-    """x (..., m, d), idx (...) -> x[..., idx, :] (..., d) (a broadcast when distributed)."""
-    return worker_gather(x, idx, topology)
 
 
 def _local_leaders(x, score, n, topology=None):
@@ -69,7 +65,7 @@ def lsgd(topology=None, lr=None, lam=0.1, lam_global=0.1, tau=1, tau_local=None,
     group leader to its l − 1 followers (K − n); a global pull sends the global leader to K − 1
     workers, of which the l − 1 in its own group already get that vector when both pulls fall
     on one step. Losses (scalars) are not counted."""
-    lr = check_lr(lr)
+    lr = lr_schedule(lr)
     lam = check_nonneg(lam, "lam")
     lam_g = check_nonneg(lam_global, "lam_global")
     tau = check_int(tau, "tau")
@@ -99,16 +95,16 @@ def lsgd(topology=None, lr=None, lam=0.1, lam_global=0.1, tau=1, tau_local=None,
             score = (hist * mask.unsqueeze(-1)).sum(-2) / cnt.unsqueeze(-1)
         else:
             hist, score = s.hist, loss
-        x = s.x - lr * g
+        x = s.x - lr(t) * g
         if int(t) % tau_l == 0 and lam:
             x = x - lam * (s.x - _local_leaders(s.x, score, n, topology))
         if int(t) % tau == 0 and lam_g:
-            x = x - lam_g * (s.x - _gather_rows(s.x, leader_index(score, topology), topology).unsqueeze(-2))
+            x = x - lam_g * (s.x - worker_gather(s.x, leader_index(score, topology), topology).unsqueeze(-2))
         return LsgdState(x, score, hist, s.seen + 1)
 
     def model(s):
         """The global leader of the last step (post-step iterate)."""
-        return _gather_rows(s.x, leader_index(s.score, topology), topology)
+        return worker_gather(s.x, leader_index(s.score, topology), topology)
 
     def comm(k):
         L = math.lcm(tau, tau_l)
@@ -118,7 +114,7 @@ def lsgd(topology=None, lr=None, lam=0.1, lam_global=0.1, tau=1, tau_local=None,
             tot += (k - n) * loc + (k - 1) * glo - (k // n - 1) * (loc and glo)
         return tot / L
 
-    hp = dict(lr=lr, lam=lam, lam_global=lam_g, tau=tau, tau_local=tau_l, groups=n,
+    hp = dict(lr=lr.hp, lam=lam, lam_global=lam_g, tau=tau, tau_local=tau_l, groups=n,
               leader_loss=leader_loss, avg_size=A)
     return Method("lsgd", init, step, model, float("nan") if Kn is None else comm(Kn), hp, topology)
 

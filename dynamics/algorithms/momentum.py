@@ -4,7 +4,8 @@ docs/theory.md §1 (update rules, [code] Takezawa's and Lin et al.'s repositorie
 points with exact gradients [derived]: QG-DSGDm and DecentLaM solve X = W(X - lr grad F(X)),
 DSGDm solves it with step lr/(1 - beta)). Convention x_i <- sum_j W_ij x_j; stacks (..., K, d);
 the gradient at x^t is drawn as oracle(x^t, t, rng). Model = average; comm = edges per step
-(one vector per edge).
+(one vector per edge). `lr` is a number or a schedule t -> lr (`dynamics.base.lr_schedule`): step t
+uses lr(t) in its update and in its divisions by lr (QG-DSGDm's d, DecentLaM's g̃).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, averager, check_lr, check_unit, check_x0, need_topology, register
+from ..base import Method, averager, check_unit, check_x0, lr_schedule, need_topology, register
 
 
 class MomentumState(NamedTuple):
@@ -22,17 +23,17 @@ class MomentumState(NamedTuple):
 
 def _build(name, update, topology, lr, beta) -> Method:
     top = need_topology(topology, name)
-    lr, beta = check_lr(lr), check_unit(beta, "beta")
+    lr, beta = lr_schedule(lr), check_unit(beta, "beta")
 
     def init(x0, oracle=None, rng=None):
         x0 = check_x0(x0, top, name)
         return MomentumState(x0.clone(), torch.zeros_like(x0))
 
     def step(state, oracle, t, rng=None):
-        return MomentumState(*update(state, top, lr, beta, oracle, t, rng))
+        return MomentumState(*update(state, top, lr(t), beta, oracle, t, rng))
 
     return Method(name, init, step, averager(top), float(top.edges_per_step()),
-                  dict(lr=lr, beta=beta), top)
+                  dict(lr=lr.hp, beta=beta), top)
 
 
 def _dsgdm(s, top, lr, beta, oracle, t, rng):

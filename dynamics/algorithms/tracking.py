@@ -5,6 +5,8 @@ minimiser of the average objective). Convention x_i <- sum_j W_ij x_j (`topology
 (..., K, d); all three need a doubly stochastic W. Noise indexing: the gradient at iterate x^s
 is always drawn as oracle(x^s, s, rng) — `init` draws g^0 at time 0 and step t draws the
 gradient at x^{t+1} with time t + 1 (GT, MT) or at x^t with time t (D²). Model = average.
+`lr` is a number or a schedule t -> lr (`dynamics.base.lr_schedule`): step t uses lr(t); in D²
+it multiplies the whole gradient difference, lr(t)(g^t − g^{t−1}).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..base import Method, averager, check_lr, check_unit, check_x0, need_topology, register, worker_mean
+from ..base import Method, averager, check_unit, check_x0, lr_schedule, need_topology, register, worker_mean
 from ..topology import require_doubly
 
 
@@ -52,7 +54,7 @@ def gt(topology=None, lr=None, tracker_start="grad") -> Method:
     mean(y^t) = mean(g(x^t)). comm = 2 × edges (x and y are sent).
     """
     top = _doubly(topology, "gt")
-    lr = check_lr(lr)
+    lr = lr_schedule(lr)
     if tracker_start not in ("grad", "mean"):
         raise ValueError(f"tracker_start must be 'grad' or 'mean', got {tracker_start!r}")
 
@@ -62,12 +64,12 @@ def gt(topology=None, lr=None, tracker_start="grad") -> Method:
         return GTState(x0.clone(), g if tracker_start == "grad" else _consensus_mean(g, top), g)
 
     def step(s, oracle, t, rng=None):
-        x = top.mix(s.x, t) - lr * s.y
+        x = top.mix(s.x, t) - lr(t) * s.y
         _, g = oracle(x, int(t) + 1, rng)
         return GTState(x, top.mix(s.y, t) + g - s.g, g)
 
     return Method("gt", init, step, averager(top), 2.0 * top.edges_per_step(),
-                  dict(lr=lr, tracker_start=tracker_start), top)
+                  dict(lr=lr.hp, tracker_start=tracker_start), top)
 
 
 @register("d2")
@@ -77,7 +79,7 @@ def d2(topology=None, lr=None) -> Method:
     the general one with x^{−1} = x⁰, g^{−1} = 0. Convergence theory asks symmetric W with
     λ_min(W) > −1/3 (not enforced). comm = edges per step."""
     top = _doubly(topology, "d2")
-    lr = check_lr(lr)
+    lr = lr_schedule(lr)
 
     def init(x0, oracle=None, rng=None):
         x0 = check_x0(x0, top, "d2")
@@ -85,10 +87,10 @@ def d2(topology=None, lr=None) -> Method:
 
     def step(s, oracle, t, rng=None):
         _, g = oracle(s.x, t, rng)
-        x = top.mix(2 * s.x - s.x_prev - lr * (g - s.g_prev), t)
+        x = top.mix(2 * s.x - s.x_prev - lr(t) * (g - s.g_prev), t)
         return D2State(x, s.x, g)
 
-    return Method("d2", init, step, averager(top), float(top.edges_per_step()), dict(lr=lr), top)
+    return Method("d2", init, step, averager(top), float(top.edges_per_step()), dict(lr=lr.hp), top)
 
 
 @register("mt")
@@ -106,7 +108,7 @@ def mt(topology=None, lr=None, beta=0.9) -> Method:
     Invariants: mean(c) = 0, mean(d) = mean(m), x̄⁺ = x̄ − lr m̄. comm = 2 × edges (x, c − m).
     """
     top = _doubly(topology, "mt")
-    lr, beta = check_lr(lr), check_unit(beta, "beta")
+    lr, beta = lr_schedule(lr), check_unit(beta, "beta")
 
     def init(x0, oracle, rng=None):
         x0 = check_x0(x0, top, "mt")
@@ -116,10 +118,10 @@ def mt(topology=None, lr=None, beta=0.9) -> Method:
 
     def step(s, oracle, t, rng=None):
         m = beta * s.m + s.g
-        x = top.mix(s.x, t) - lr * (m - s.c)
+        x = top.mix(s.x, t) - lr(t) * (m - s.c)
         c = m + top.mix(s.c - m, t)
         _, g = oracle(x, int(t) + 1, rng)
         return MTState(x, m, c, g)
 
     return Method("mt", init, step, averager(top), 2.0 * top.edges_per_step(),
-                  dict(lr=lr, beta=beta), top)
+                  dict(lr=lr.hp, beta=beta), top)
