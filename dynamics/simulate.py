@@ -284,6 +284,47 @@ def _check_method(method):
 
 # ---------------------------------------------------------------- the simulator
 
+def _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop, divergence,
+              checkpoint, checkpoint_every, fused, device):
+    """simulate's scalar arguments: a one-line ValueError naming the first bad one, else
+    (steps as an int, device as a torch.device)."""
+    _check_method(method)
+    if not callable(oracle):
+        raise ValueError(f"oracle must be callable oracle(x, t, rng) -> (loss, grad), got {type(oracle).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    steps = int(steps)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch.dtype (torch.float64, torch.float32), got {dtype!r}")
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be True or False, got {resume!r}")
+    if stop_on not in _STOP_ON:
+        raise ValueError(f"stop_on must be one of {_STOP_ON}, got {stop_on!r}")
+    if stop is not None and not callable(stop):
+        raise ValueError("stop must be a callable predicate pos -> bool tensor")
+    if divergence is not None and not (isinstance(divergence, (int, float)) and not isinstance(divergence, bool)
+                                       and divergence > 0):
+        raise ValueError(f"divergence must be a positive threshold or None, got {divergence!r}")
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint=path")
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=path")
+    if fused not in (None, True, False):
+        raise ValueError(f"fused must be None (auto), True or False, got {fused!r}")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' requested but CUDA is not available")
+    return steps, device
+
+
+
 def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
              record_every: int | Iterable[int] | None = None, recorders=None, objective=None,
              stop: Callable | None = None, stop_on: str = "centroid", divergence: float | None = 1e6,
@@ -319,39 +360,8 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     False never. `config['path']` says which ran: 'fused' or 'steps'.
     """
     # ---- validate
-    _check_method(method)
-    if not callable(oracle):
-        raise ValueError(f"oracle must be callable oracle(x, t, rng) -> (loss, grad), got {type(oracle).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    steps = int(steps)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating torch.dtype (torch.float64, torch.float32), got {dtype!r}")
-    if not isinstance(progress, bool):
-        raise ValueError(f"progress must be True or False, got {progress!r}")
-    if not isinstance(resume, bool):
-        raise ValueError(f"resume must be True or False, got {resume!r}")
-    if stop_on not in _STOP_ON:
-        raise ValueError(f"stop_on must be one of {_STOP_ON}, got {stop_on!r}")
-    if stop is not None and not callable(stop):
-        raise ValueError("stop must be a callable predicate pos -> bool tensor")
-    if divergence is not None and not (isinstance(divergence, (int, float)) and not isinstance(divergence, bool)
-                                       and divergence > 0):
-        raise ValueError(f"divergence must be a positive threshold or None, got {divergence!r}")
-    if checkpoint_every is not None:
-        if checkpoint is None:
-            raise ValueError("checkpoint_every needs checkpoint=path")
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=path")
-    if fused not in (None, True, False):
-        raise ValueError(f"fused must be None (auto), True or False, got {fused!r}")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' requested but CUDA is not available")
+    steps, device = _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop,
+                              divergence, checkpoint, checkpoint_every, fused, device)
     x0 = torch.as_tensor(x0)
     if x0.ndim not in (2, 3) or x0.shape[-1] < 1 or x0.shape[-2] < 1:
         raise ValueError(f"x0 must have shape (K, d) or (R, K, d), got {tuple(x0.shape)}")
@@ -392,12 +402,7 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     t0 = 0
     ck = Path(checkpoint) if checkpoint is not None else None
     if resume and ck.exists():
-        try:
-            blob = torch.load(ck, map_location=device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - a torn or foreign file
-            raise ValueError(f"checkpoint {str(ck)!r} cannot be read ({type(exc).__name__}); "
-                             "delete it to start afresh") from None
-        runfolder.check_resume(blob.get("fingerprint", {}), fingerprint, f"checkpoint {str(ck)!r}")
+        blob = _read_checkpoint(ck, device, fingerprint)
         state = state._replace(**blob["fields"])
         ev_step, ev_kind, div_step, active = blob["ev_step"], blob["ev_kind"], blob["div_step"], blob["active"]
         rows = {n: list(v) for n, v in blob["rows"].items()}
@@ -419,11 +424,9 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
             _note_bytes(config, rows, len(times))
 
     def save_ck(t):
-        blob = {"t": t, "fingerprint": fingerprint, "fields": _tensor_fields(state),
-                "ev_step": ev_step, "ev_kind": ev_kind, "div_step": div_step, "active": active, "rows": rows}
-        buf = io.BytesIO()
-        torch.save(blob, buf)
-        runfolder.write_bytes(ck, buf.getvalue())
+        _write_checkpoint(ck, {"t": t, "fingerprint": fingerprint, "fields": _tensor_fields(state),
+                               "ev_step": ev_step, "ev_kind": ev_kind, "div_step": div_step,
+                               "active": active, "rows": rows})
 
     if n_rec < len(times) and times[n_rec] == t0:
         record(state, t0)
@@ -561,6 +564,24 @@ def _fused_step(method, oracle, ids, seed, K, d, config, required):
             config["path"] = "steps"
             return method.step(state, oracle, t, rng)
     return step
+
+
+def _read_checkpoint(ck: Path, device, fingerprint: dict) -> dict:
+    """The checkpoint's blob, refused (ValueError) when torn, foreign or of another run."""
+    try:
+        blob = torch.load(ck, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a torn or foreign file
+        raise ValueError(f"checkpoint {str(ck)!r} cannot be read ({type(exc).__name__}); "
+                         "delete it to start afresh") from None
+    runfolder.check_resume(blob.get("fingerprint", {}), fingerprint, f"checkpoint {str(ck)!r}")
+    return blob
+
+
+def _write_checkpoint(ck: Path, blob: dict) -> None:
+    """torch.save the blob to ck atomically (dynamics/runfolder.py)."""
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    runfolder.write_bytes(ck, buf.getvalue())
 
 
 def _tensor_fields(state) -> dict:
