@@ -17,7 +17,9 @@ the compiler's vector math library, so compiled draws equal the streams' to ~1 u
 Supported: methods 'dsgd' (x <- W x - lr g) and 'dsgdm' (m <- beta m + g; x <- W(x - lr m)),
 a fixed topology (period 1), isotropic noise g = grad f(x) + (sigma/sqrt(B)) z from any
 `Landscape` whose grad is a tensor expression, records of the consensus distance
-(docs/theory.md §0). Anything else: use `dynamics.simulate`.
+(docs/theory.md §0). `dynamics.simulate(..., fused=True)` steps with the same kernel through
+`stepper` (one step per call) and keeps its own recorders, events and checks. Anything else:
+use `dynamics.simulate` on its per-step path.
 """
 from __future__ import annotations
 
