@@ -45,11 +45,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_results.py
-import _results  # noqa: E402
-
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_results.py
+import _results
 
 LR, SIGMA, BATCH, BETA, EVERY = 0.05, 1.0, 1, 0.9, 20
 M1, S1, M2, S2 = -1.0, 0.25, 1.5, 0.75

@@ -284,6 +284,7 @@ def _check_method(method):
 
 # ---------------------------------------------------------------- the simulator
 
+
 def _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop, divergence,
               checkpoint, checkpoint_every, fused, device):
     """simulate's scalar arguments: a one-line ValueError naming the first bad one, else
@@ -322,7 +323,6 @@ def _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, sto
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' requested but CUDA is not available")
     return steps, device
-
 
 
 def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
