@@ -138,8 +138,9 @@ def lenet_gn(classes=10, width=1.0, norm="group", image_size=32):
 
 
 def fast(classes=10, width=1.0, norm="group", image_size=32):
-    """airbench-style net: 3×3 stem, three (conv, max-pool 2, norm, GELU, conv, norm, GELU) blocks
-    of widths 64/256/256, global max-pool, linear head (scaled by 1/9 as in airbench)."""
+    """airbench-style net: 3×3 stem of width 32 (norm, GELU), three (conv, max-pool 2, norm, GELU,
+    conv, norm, GELU) blocks of widths 64/256/256, global max-pool, plain linear head (PyTorch's
+    default init; the logits are not scaled, unlike airbench's 1/9 head scale)."""
     w0, w1, w2 = (_w(c, width) for c in (32, 64, 256))
     w3 = w2
     layers, cin = [nn.Conv2d(3, w0, 3, padding=1, bias=False), _norm(norm, w0), nn.GELU()], w0

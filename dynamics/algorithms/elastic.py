@@ -89,7 +89,11 @@ def easgd(topology=None, lr=None, rho=None, alpha=None, beta=None, K=None) -> Me
     """Synchronous EASGD [paper eqs 3–6, docs/theory.md §6], both updates from pre-step values:
     x^i ← x^i − η g^i(x^i) − α(x^i − x̃);  x̃ ← (1 − β) x̃ + β mean_i x^i,
     α = ηρ (or `alpha`; default 0.9/K), β = Kα unless given. comm = 2K (each worker sends x^i
-    and receives x̃ every step)."""
+    and receives x̃ every step). With β = Kα this is `easgd_async(tau=1, order='simultaneous')`
+    in exact arithmetic, but not in floating point: that one computes (x − αd) − ηg and
+    x̃ + αΣd (d = x − x̃), this one x − ηg − αd and (1 − β)x̃ + β mean x (they differ by
+    rounding, ~1e-16 in float64), and β here is free; both are kept so recorded runs reproduce
+    bit-for-bit."""
     lr = lr_schedule(lr)
     al_at, a = _coupling(lr, rho, alpha)
     b = None if beta is None else check_nonneg(beta, "beta")
