@@ -166,30 +166,33 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     assert not (run_dir / "summary.json").exists()
     with pytest.raises(ValueError) as e:
         train.main([*BASE, "--steps", "4", "--lr", "0.3", "--batch", "2", "--resume", str(run_dir)])
-    assert "lr" in str(e.value) and "batch" in str(e.value) and "steps" not in str(e.value).split("in ")[1]
+    keys = str(e.value).split("differing keys: ")[1]
+    assert "lr: 0.1 -> 0.3" in keys and "batch: 4 -> 2" in keys and "steps" not in keys
     # the same options (and a different device spelling-free override) resume to the end
     train.main([*BASE, "--steps", "4", "--resume", str(run_dir)])
     assert json.loads((run_dir / "summary.json").read_text())["step"] == 4
 
 
 def test_run_files_are_written_atomically(tmp_path, monkeypatch):
-    target = tmp_path / "summary.json"
-    target.write_text("old")
-    real = os.replace
-    seen = []
+    """Every run file but the log goes through dynamics.runfolder's temp + rename (a crash leaves
+    the old file or the new one); a rename that fails leaves the old summary whole."""
+    from dynamics import runfolder
+    real, renamed = os.replace, []
 
     def spy(a, b):
-        seen.append((Path(a).name, Path(b).name, Path(a).read_text()))
+        renamed.append(Path(b).name)
         return real(a, b)
-    monkeypatch.setattr(train.os, "replace", spy)
-    train.write_text_atomic(target, '{"new": 1}')
-    assert seen == [("summary.json.tmp", "summary.json", '{"new": 1}')]
-    assert target.read_text() == '{"new": 1}' and not (tmp_path / "summary.json.tmp").exists()
-    # a failure before the rename leaves the old file whole
-    monkeypatch.setattr(train.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(runfolder.os, "replace", spy)
+    run_dir = train.main([*BASE, "--out", str(tmp_path)])
+    assert {"config.json", "checkpoint.pt", "summary.json"} <= set(renamed)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "config.json", "metrics.jsonl",
+                                                         "summary.json"]
+    old = (run_dir / "summary.json").read_text()
+    assert json.loads(old)["completed"] is True and not old.endswith("\n")   # the recorded format
+    monkeypatch.setattr(runfolder.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
-        train.append_line_atomic(target, "x")
-    assert target.read_text() == '{"new": 1}'
+        train.write_json(run_dir / "summary.json", {"new": 1})
+    assert (run_dir / "summary.json").read_text() == old
 
 
 def test_is_complete_needs_the_completed_flag(tmp_path):

@@ -407,7 +407,6 @@ def posthoc(run_dir: Path, cfg, n_train: int = POSTHOC_TRAIN_IMAGES) -> dict:
     import numpy as np
     import torch
 
-    import dynamics
     from dynamics import topology as topo
 
     from . import data as cifar
@@ -418,7 +417,7 @@ def posthoc(run_dir: Path, cfg, n_train: int = POSTHOC_TRAIN_IMAGES) -> dict:
     layout = models.Layout(net)
     wide1 = models.widen(net, 1).to(dev, dtype)
     ck = torch.load(Path(run_dir) / "checkpoint.pt", map_location=dev, weights_only=False)
-    m = dynamics.make(cfg.algo, topo.get(cfg.topology, cfg.workers), lr=train.lr_at(cfg, cfg.steps - 1), **cfg.hp)
+    m = train.method(cfg, topo.get(cfg.topology, cfg.workers))
     w = m.model(ck["state"]).reshape(1, -1)
     bm = None if ck.get("bn") is None else ck["bn"].mean(0, keepdim=True)
     n = min(n_train, len(ds.y_train))
@@ -437,6 +436,8 @@ def posthoc(run_dir: Path, cfg, n_train: int = POSTHOC_TRAIN_IMAGES) -> dict:
 def run_one(run: Run, root: Path, data: str | None, device: str, extra: list[str], command: str,
             call_id: str = "", progress: str = "", posthoc_images: int = POSTHOC_TRAIN_IMAGES) -> str:
     """Train `run` into root/<name>/ -> 'skipped' | 'resumed' | 'done' | 'stopped' (left resumable)."""
+    from dynamics import runfolder
+
     from . import train
     d = Path(root) / run.name
     if is_complete(d):
@@ -446,7 +447,7 @@ def run_one(run: Run, root: Path, data: str | None, device: str, extra: list[str
     argv = [*run.trainer_argv(), *src, "--device", device, *extra]
     resumed = (d / "checkpoint.pt").is_file() and (d / "config.json").is_file() and not (d / "summary.json").is_file()
     if resumed:
-        saved = json.loads((d / "config.json").read_text())
+        saved = runfolder.read_json(d / "config.json", "run config")
         saved["milestones"] = tuple(saved["milestones"])
         saved["device"], saved["stop_after"] = device, 0
         cfg = train.Config(**saved)
@@ -459,18 +460,16 @@ def run_one(run: Run, root: Path, data: str | None, device: str, extra: list[str
         d.mkdir(parents=True, exist_ok=True)
         for f in FILES + ("checkpoint.pt",):
             (d / f).unlink(missing_ok=True)
-        train.write_text_atomic(d / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
+        train.write_json(d / "config.json", dataclasses.asdict(cfg))
         train.train(cfg, d, progress=progress)
     if not (d / "summary.json").is_file():        # stopped early (--set stop_after=N): resumable
         return "stopped"
-    train.write_text_atomic(d / "posthoc.json", json.dumps(posthoc(d, cfg, posthoc_images), indent=1))
-    train.write_text_atomic(d / "plan.json", json.dumps({"run": run.name, "call": call_id, "seed": run.seed,
-                                                         "labels": run.labels}, indent=1))
+    train.write_json(d / "posthoc.json", posthoc(d, cfg, posthoc_images))
+    train.write_json(d / "plan.json", {"run": run.name, "call": call_id, "seed": run.seed, "labels": run.labels})
     trainer_cmd = "python -m training " + shlex.join(argv)
-    train.write_text_atomic(d / "env.json", json.dumps(env_record(device, command, trainer_cmd, time.perf_counter() - t0,
-                                                      f"synthetic ({cfg.synthetic} images)" if cfg.synthetic
-                                                      else DATASET_NAME),
-                                           indent=1))
+    train.write_json(d / "env.json", env_record(device, command, trainer_cmd, time.perf_counter() - t0,
+                                                f"synthetic ({cfg.synthetic} images)" if cfg.synthetic
+                                                else DATASET_NAME))
     return "resumed" if resumed else "done"
 
 

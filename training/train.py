@@ -13,9 +13,10 @@ Design (one screen):
 * Oracle (docs/CONTRACTS.md): oracle(x (K,P), t, rng) -> (loss (K,), grad (K,P)) on the
   minibatch of step t (worker k: its own shard, its own order; `cifar.Augmented.batch(t)`),
   loss = cross-entropy (label smoothing optional), grad += wd·x (L2 weight decay).
-* Step: state = dynamics.make(algo, topology, lr=lr(t), **hp).step(state, oracle, t, None).
-  States hold no lr, so rebuilding the Method when lr changes and continuing with the same
-  state is exact for every algorithm (gradient scaling would not be for momentum/tracking).
+* Step: state = method.step(state, oracle, t, None), the Method built once by `method(cfg, W)`
+  = dynamics.make(algo, W, lr=t -> lr(t), **hp) (a schedule, dynamics.base.lr_schedule: step t
+  computes exactly what a Method built with the number lr(t) computes; scaling the gradient
+  instead would not be exact for momentum/tracking).
   lr(t) = lr · (K·B/256 if linear scaling, Goyal et al. 2017) · min(1, (t+1)/warmup) ·
   {1 | ½(1+cos(π t/T)) | γ^#{milestones ≤ t}}.
 * BatchNorm (norm='batch'): per-worker running statistics in a (K, Pb) stack; bn_buffers='mix'
@@ -24,7 +25,8 @@ Design (one screen):
 * Metrics: test loss/acc of the model the method reports (the average for the gossip family)
   and of every worker, consensus distance (1/K) Σ_k ‖x_k − x̄‖², Hessian λ_max and trace of
   the reported model on a fixed training batch (analysis/flatness.py), images/s.
-* Run folder runs/<time>-train/: config.json, metrics.jsonl, summary.json, checkpoint.pt
+* Run folder runs/<time>-train/, written through dynamics/runfolder.py (atomic files, fsynced
+  JSON lines): config.json, metrics.jsonl, summary.json (`completed: true`), checkpoint.pt
   (state, BatchNorm stack, next step; the data order is counter-based in (seed, t), so
   `--resume DIR` reproduces the uninterrupted run exactly).
 """
@@ -32,9 +34,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 import dynamics
+from dynamics import runfolder
 from dynamics import topology as topo
 
 from . import data as cifar
@@ -171,7 +174,12 @@ def lr_at(cfg: Config, t: int) -> float:
         lr *= 0.5 * (1 + math.cos(math.pi * t / cfg.steps))
     elif cfg.schedule == "multistep":
         lr *= cfg.gamma ** sum(t >= m for m in cfg.milestones)
-    return max(lr, 1e-12)   # dynamics.check_lr needs lr > 0 (cosine reaches 0 only at t = T)
+    return max(lr, 1e-12)   # a step size must be > 0 (cosine reaches 0 only at t = T)
+
+
+def method(cfg: Config, top) -> dynamics.Method:
+    """cfg's algorithm on `top`, built once with the schedule t -> lr_at(cfg, t) as its lr."""
+    return dynamics.make(cfg.algo, top, lr=lambda t: lr_at(cfg, t), **cfg.hp)
 
 
 def autocast(device: torch.device, amp: bool):
@@ -272,32 +280,16 @@ def load_data(cfg: Config) -> cifar.Dataset:
     return cifar.downsample(cifar.subset(ds, cfg.train_images, cfg.test_images), cfg.image_size)
 
 
-def _fsync_replace(tmp: Path, path: Path):
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def write_json(path: Path, obj):
+    """A run-folder JSON file (indent 1, no final newline: the format of the recorded runs),
+    atomically (dynamics.runfolder.write_text)."""
+    runfolder.write_text(path, json.dumps(obj, indent=1))
 
 
 def _save(obj, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    _fsync_replace(tmp, path)
-
-
-def write_text_atomic(path: Path, text: str):
-    """Write `text` to a temporary file beside `path`, fsync it, then rename it over `path`: a
-    reader (or a crash) sees the old or the new file, never a part."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    _fsync_replace(tmp, path)
-
-
-def append_line_atomic(path: Path, line: str):
-    """Append one line to a JSON-lines file by rewriting it atomically (files here are small)."""
-    path = Path(path)
-    old = path.read_text() if path.exists() else ""
-    write_text_atomic(path, old + line + "\n")
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    runfolder.write_bytes(path, buf.getvalue())
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", ds=None) -> dict:
@@ -323,17 +315,16 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
         wide, wide1 = wide.to(memory_format=torch.channels_last), wide1.to(memory_format=torch.channels_last)
     memo_loss = {} if cfg.log_every else None
     oracle = build_oracle(wide, layout, data.batch, cfg.wd, cfg.label_smoothing, cfg.amp, bn, cl, memo_loss)
-    make = lambda t: dynamics.make(cfg.algo, top, lr=lr_at(cfg, t), **cfg.hp)
+    alg = method(cfg, top)
     ckpt, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.jsonl"
     if resume:
         ck = torch.load(ckpt, map_location=dev, weights_only=False)
         state, t0 = ck["state"], ck["step"]
         if bn is not None:
             bn["b"] = ck["bn"]
-        lines = metrics_path.read_text().splitlines() if metrics_path.exists() else []
-        write_text_atomic(metrics_path, "".join(ln + "\n" for ln in lines if json.loads(ln)["step"] <= t0))
+        runfolder.truncate_jsonl(metrics_path, lambda r: r["step"] <= t0)
     else:
-        state, t0 = make(0).init(x1.to(dev).expand(K, -1).clone(), oracle, None), 0
+        state, t0 = alg.init(x1.to(dev).expand(K, -1).clone(), oracle, None), 0
     fx, fy = (data.normalise(data.x[:cfg.flatness_batch, :, 4:-4, 4:-4]), data.y[:cfg.flatness_batch])
     last, seen, clock, t = {}, 0, time.perf_counter(), t0
     n_train, t_start, loss_sum, loss_n = sum(len(s) for s in shards), time.perf_counter(), 0.0, 0
@@ -352,8 +343,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
         if dev.type == "cuda":
             torch.cuda.synchronize()
         ips = seen / max(time.perf_counter() - clock, 1e-9)
-        m = make(max(t_done - 1, 0))
-        w = m.model(state).reshape(1, -1)
+        w = alg.model(state).reshape(1, -1)
         bm = None if bn is None else bn["b"].mean(0, keepdim=True)
         la, aa = evaluate(wide1, layout, w, bm, data.x_test, data.y_test, data.normalise, cfg.eval_batch, cfg.amp, cl)
         rec = {"step": t_done, "epoch": t_done * K * cfg.batch / max(n_train, 1), "lr": lr_at(cfg, max(t_done - 1, 0)),
@@ -366,7 +356,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
         if cfg.flatness_every and (t_done % cfg.flatness_every == 0 or t_done == cfg.steps):
             rec.update(flatness(wide1, layout, w[0].float() if dtype == torch.float32 else w[0],
                                 bm, fx, fy, cfg.hutchinson_samples, cfg.seed, cfg.flatness_iters, cl))
-        append_line_atomic(metrics_path, json.dumps(rec))
+        runfolder.append_jsonl(metrics_path, rec)
         wa = (f"  worker acc {min(rec['worker_acc']):.3f}..{max(rec['worker_acc']):.3f}"
               if "worker_acc" in rec else "")
         line(t_done, f"lr {rec['lr']:.4f}  test acc {rec['test_acc']:.4f}  loss {rec['test_loss']:.4f}{wa}  "
@@ -375,7 +365,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
         return rec
 
     for t in range(t0, cfg.steps):
-        state = make(t).step(state, oracle, t, None)
+        state = alg.step(state, oracle, t, None)
         if bn is not None and cfg.bn_buffers == "mix":
             bn["b"] = top.mix(bn["b"], t)
         seen += K * cfg.batch
@@ -388,7 +378,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
                 mb = memo_loss.get(t) if memo_loss is not None else None
                 if mb is not None:
                     rec["minibatch_loss"] = mb
-                append_line_atomic(metrics_path, json.dumps(rec))
+                runfolder.append_jsonl(metrics_path, rec)
                 line(done, f"lr {rec['lr']:.4f}  consensus {rec['consensus']:.3e}"
                            + (f"  minibatch loss {mb:.3f}" if mb is not None else ""))
         if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -401,7 +391,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
     summary = dict(last, run_dir=str(run_dir), algo=cfg.algo, model=cfg.model, workers=K, completed=True,
                    train_images=n_train, test_images=int(data.y_test.shape[0]),
                    wall_s=time.perf_counter() - t_start)
-    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
+    write_json(run_dir / "summary.json", summary)
     return summary
 
 
@@ -508,7 +498,7 @@ def resume_config(argv, cfg: Config, run_dir: Path) -> Config:
         raise ValueError(f"resume: {str(run_dir)!r} has no config.json")
     if not (run_dir / "checkpoint.pt").is_file():
         raise ValueError(f"resume: {str(run_dir)!r} has no checkpoint.pt")
-    saved = json.loads((run_dir / "config.json").read_text())
+    saved = runfolder.read_json(run_dir / "config.json", "resume: config")
     saved["milestones"] = tuple(saved.get("milestones", ()))
     known = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(saved) - known)
@@ -516,10 +506,9 @@ def resume_config(argv, cfg: Config, run_dir: Path) -> Config:
         raise ValueError(f"resume: config.json has unknown keys {unknown}")
     base = dataclasses.asdict(Config(**saved))
     now = dataclasses.asdict(cfg)
-    diff = sorted(k for k in known - set(RESUME_FREE) if _given(argv, k) and now[k] != base[k])
-    if diff:
-        raise ValueError("resume: the options differ from the run's config.json in " + ", ".join(
-            f"{k} ({base[k]!r} saved, {now[k]!r} given)" for k in diff))
+    given = [k for k in known - set(RESUME_FREE) if _given(argv, k)]
+    runfolder.check_resume({k: base[k] for k in given}, {k: now[k] for k in given},
+                           f"resume of {str(run_dir)!r} (its config.json -> the options given)")
     over = {k: now[k] for k in ("device", "threads") if _given(argv, k)}
     over["stop_after"] = cfg.stop_after            # a resumed run runs to the end unless told
     return Config(**{**base, **over})
@@ -541,7 +530,7 @@ def main(argv=None) -> Path:
         while run_dir.exists():
             run_dir, i = Path(cfg.out) / f"{time.strftime('%Y%m%d-%H%M%S')}-{i}-train", i + 1
         run_dir.mkdir(parents=True)
-        write_text_atomic(run_dir / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
+        write_json(run_dir / "config.json", dataclasses.asdict(cfg))
     print(f"run folder {run_dir}", flush=True)
     train(cfg, run_dir, resume=bool(resume), ds=ds)
     return run_dir
