@@ -7,3 +7,5 @@ __all__ = ["Method", "make", "names", "register", "topology"]
 from .simulate import SimResult, simulate  # noqa: E402
 
 __all__ += ["SimResult", "simulate"]
+from .rollout import Rollout, rollout  # noqa: E402  (the light path: advance, no records)
+__all__ += ["Rollout", "rollout"]
