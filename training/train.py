@@ -327,7 +327,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, progress: str = "", 
         state, t0 = alg.init(x1.to(dev).expand(K, -1).clone(), oracle, None), 0
     fx, fy = (data.normalise(data.x[:cfg.flatness_batch, :, 4:-4, 4:-4]), data.y[:cfg.flatness_batch])
     last, seen, clock, t = {}, 0, time.perf_counter(), t0
-    n_train, t_start, loss_sum, loss_n = sum(len(s) for s in shards), time.perf_counter(), 0.0, 0
+    n_train, t_start = sum(len(s) for s in shards), time.perf_counter()
     seen_total = 0
 
     def line(t_done, extra):

@@ -17,7 +17,6 @@ the gradient step and for every constant derived from η — α = η(t)ρ when `
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
