@@ -76,10 +76,13 @@ def rollout(method, oracle, x0_or_state, steps: int, *, t0: int = 0, seed: int =
     hand loop `acc += v` after burn-in then `acc / n` would compute it.
     """
     if not (all(hasattr(method, a) for a in ("init", "step", "model")) and callable(method.step)):
-        raise ValueError(f"method must be a dynamics Method (dynamics.make(...)), got {type(method).__name__}")
+        raise ValueError(f"method must be a dynamics Method (dynamics.make(...)), "
+                         f"got {type(method).__name__}")
     if not callable(oracle):
-        raise ValueError(f"oracle must be callable oracle(x, t, rng) -> (loss, grad), got {type(oracle).__name__}")
-    steps, t0, burn_in = check_int(steps, "steps", 0), check_int(t0, "t0", 0), check_int(burn_in, "burn_in", 0)
+        raise ValueError(f"oracle must be callable oracle(x, t, rng) -> (loss, grad), "
+                         f"got {type(oracle).__name__}")
+    steps, t0 = check_int(steps, "steps", 0), check_int(t0, "t0", 0)
+    burn_in = check_int(burn_in, "burn_in", 0)
     if average is None and burn_in:
         raise ValueError("burn_in is the start of the time average: give average= as well")
     if average is not None and burn_in >= steps:
@@ -88,8 +91,9 @@ def rollout(method, oracle, x0_or_state, steps: int, *, t0: int = 0, seed: int =
     given = _is_state(x0_or_state)
     x = x0_or_state.x if given else x0_or_state
     if not torch.is_tensor(x) or x.dim() < 2:
+        shape = f" of shape {tuple(x.shape)}" if torch.is_tensor(x) else ""
         raise ValueError(f"x0_or_state must be a tensor x0 (..., K, d) or a method state with a field x, "
-                         f"got {type(x0_or_state).__name__}" + (f" of shape {tuple(x.shape)}" if torch.is_tensor(x) else ""))
+                         f"got {type(x0_or_state).__name__}{shape}")
     if rng is None:
         ids = _replica_ids(replicas, x)
         if x.dim() == 2 and not given:

@@ -1,5 +1,6 @@
 import os
 
+import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
@@ -14,3 +15,12 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=60)
 settings.register_profile("thorough", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def one_thread():
+    """One torch intra-op thread for the test, restored after (verify.claims.one_thread):
+    use with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    from verify.claims import one_thread as single
+    with single():
+        yield

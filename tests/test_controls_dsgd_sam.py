@@ -1,7 +1,6 @@
 """Negative controls of the dsgd_sam claims: every claim declares at least one, and under each the
 claim's own (unchanged) judging code does not say 'holds' (quick sizes)."""
 import pytest
-import torch
 
 from verify import claims_dsgd_sam  # noqa: F401  (registers the claims)
 from verify.claims import REGISTRY, Context
@@ -13,13 +12,7 @@ CASES = [pytest.param(c.id, name, id=f"{c.id}:{name}",
                       marks=[pytest.mark.slow] if c.id in SLOW else [])
          for c in CLAIMS for name in c.controls]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_claim_declares_a_control():

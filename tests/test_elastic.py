@@ -4,7 +4,9 @@ forms; the ADMM cycle matrix is built by hand from the equations."""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from _helpers import advance as run
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dynamics
 from dynamics import topology as tp
@@ -30,13 +32,6 @@ def hetero(K, d, seed=0):
         Ht, Bt = torch.tensor(H), torch.tensor(B)
         return 0.5 * (Ht * (x - Bt) ** 2).sum(-1), Ht * (x - Bt) + 0.1 * np.sin(t + 1.0)
     return orc, g_np
-
-
-def run(m, orc, x0, steps):
-    s = m.init(x0, orc, None)
-    for t in range(steps):
-        s = m.step(s, orc, t, None)
-    return s
 
 
 def x0_np(K, d, seed=1):
@@ -94,9 +89,9 @@ def test_sync_easgd_equations_3_to_6(beta):
     a = lr * rho
     b = K * a if beta is None else beta
     m = dynamics.make("easgd", None, lr=lr, rho=rho, beta=beta)
-    s = m.init(torch.tensor(x), orc, None)._replace(center=torch.tensor(c))
+    s0 = m.init(torch.tensor(x), orc, None)._replace(center=torch.tensor(c))
+    s = dynamics.rollout(m, orc, s0, T).state
     for t in range(T):
-        s = m.step(s, orc, t, None)
         x, c = x - lr * g(x, t) - a * (x - c), (1 - b) * c + b * x.mean(0)
     np.testing.assert_allclose(s.x.numpy(), x, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(m.model(s).numpy(), c, rtol=1e-12, atol=1e-12)
@@ -111,9 +106,8 @@ def test_sync_easgd_mean_and_center_follow_the_2x2_map(a, alpha, K):
     M = np.array([[1 - a - alpha, alpha], [beta, 1 - beta]])
     x = np.random.default_rng(K).normal(size=(K, 1))
     m = dynamics.make("easgd", None, lr=lr, alpha=alpha)
-    s = m.init(torch.tensor(x), None, None)._replace(center=torch.tensor([2.0]))
-    for t in range(5):
-        s = m.step(s, quad(h), t, None)
+    s0 = m.init(torch.tensor(x), None, None)._replace(center=torch.tensor([2.0]))
+    s = dynamics.rollout(m, quad(h), s0, 5).state
     z = np.linalg.matrix_power(M, 5) @ np.array([x.mean(), 2.0])
     np.testing.assert_allclose([float(s.x.mean()), float(s.center[0])], z, rtol=1e-10, atol=1e-10)
 
@@ -160,9 +154,8 @@ def test_round_robin_p1_is_the_2x2_map(a, alpha):
     h = a / lr
     M = np.array([[1 - a - alpha, alpha], [alpha, 1 - alpha]])
     m = dynamics.make("easgd_rr", None, lr=lr, alpha=alpha)
-    s = m.init(torch.tensor([[1.5]]), None, None)._replace(center=torch.tensor([-0.5]))
-    for t in range(6):
-        s = m.step(s, quad(h), t, None)
+    s0 = m.init(torch.tensor([[1.5]]), None, None)._replace(center=torch.tensor([-0.5]))
+    s = dynamics.rollout(m, quad(h), s0, 6).state
     z = np.linalg.matrix_power(M, 6) @ np.array([1.5, -0.5])
     np.testing.assert_allclose([float(s.x[0, 0]), float(s.center[0])], z, rtol=1e-9, atol=1e-9)
     ev = np.linalg.eigvalsh(M)          # closed form (2 - a - 2α ± sqrt(a² + 4α²))/2
@@ -217,9 +210,7 @@ def test_admm_cycle_spectral_radius_matches_theory(p, expected):
 def test_admm_iterates_equal_matrix_power(p):
     eta, rho, cycles = 1e-3, 2.5, 40
     m = dynamics.make("admm_rr", None, lr=eta, rho=rho)
-    s = m.init(torch.full((p, 1), 1000.0), None, None)
-    for t in range(cycles * p):
-        s = m.step(s, quad(1.0), t, None)
+    s = run(m, quad(1.0), torch.full((p, 1), 1000.0), cycles * p)
     z0 = np.zeros(2 * p + 1)
     z0[1::2] = 1000.0
     z0[-1] = 1000.0

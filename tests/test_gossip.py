@@ -62,12 +62,10 @@ def test_gossip_preserves_mean(K, d, seed, name, sym):
     m = dynamics.make(name, T.custom(W), lr=0.3)
     zero = lambda x, t, rng: (torch.zeros(x.shape[:-1]), torch.zeros_like(x))
     x0 = torch.randn(K, d, generator=torch.Generator().manual_seed(seed), dtype=DT)
-    s = m.init(x0, zero, None)
-    for t in range(20):
-        s = m.step(s, zero, t, None)
-    assert torch.allclose(m.model(s), x0.mean(0), atol=1e-12, rtol=0)
+    s = dynamics.rollout(m, zero, x0, 20).state
+    assert torch.allclose(m.model(s)[0], x0.mean(0), atol=1e-12, rtol=0)
     # W^20 x0 is what 20 zero-gradient gossip rounds give (independent numpy power)
-    assert np.allclose(s.x.numpy(), np.linalg.matrix_power(W, 20) @ x0.numpy(), atol=1e-12)
+    assert np.allclose(s.x[0].numpy(), np.linalg.matrix_power(W, 20) @ x0.numpy(), atol=1e-12)
 
 
 def _csgd_path(K, d, seed, lr, steps, beta=0.0, **kw):
@@ -177,8 +175,9 @@ def _solve_fixed_point(W, A, B, lr, kind):
     return np.linalg.solve(M, r).reshape(K, d)
 
 
-def _run_to_fixed_point(m, orc, K, d, max_steps=20_000, tol=1e-14):
-    s = m.init(torch.zeros(K, d, dtype=DT), orc, None)
+def _run_to_fixed_point(m, orc, K, d, max_steps=20_000, tol=1e-14, x0=None):
+    """Step from x0 (default 0) until no coordinate moves by tol (at most max_steps): X (K, d)."""
+    s = m.init(torch.zeros(K, d, dtype=DT) if x0 is None else x0, orc, None)
     for t in range(max_steps):
         new = m.step(s, orc, t, None)
         if (new.x - s.x).abs().max() < tol:

@@ -3,7 +3,9 @@ workers with an explicit first-minimum leader choice."""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from _helpers import advance as run
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dynamics
 from dynamics import topology as tp
@@ -58,13 +60,6 @@ def reference(x, np_orc, T, lr, lam, lam_g, tau, tau_l, n, mode="minibatch", A=1
                 new[i] -= lam_g * (x[i] - x[glob])
         x = new
     return x, glob
-
-
-def run(m, orc, x0, T):
-    s = m.init(x0, orc, None)
-    for t in range(T):
-        s = m.step(s, orc, t, None)
-    return s
 
 
 @pytest.mark.parametrize("n,tau,tau_l,mode,A", [

@@ -6,7 +6,8 @@ from hypothesis import given, strategies as st
 
 import dynamics
 from dynamics import topology as T
-from test_gossip import _solve_fixed_point, hetero_quadratic, metropolis, noisy_oracle, perm_mix
+from test_gossip import (_run_to_fixed_point, _solve_fixed_point, hetero_quadratic, metropolis, noisy_oracle,
+                         perm_mix)
 
 DT = torch.float64
 NAMES = ["dsgdm", "qg_dsgdm", "decentlam"]
@@ -58,14 +59,9 @@ def test_fixed_points(unequal, K, d, seed, beta, name):
     W = metropolis(K, seed)
     lr = 0.03 * (1 - beta) if name == "dsgdm" else 0.03
     m = dynamics.make(name, T.custom(W), lr=lr, beta=beta)
-    s = m.init(torch.zeros(K, d, dtype=DT), orc, None)
-    for t in range(40_000):
-        new = m.step(s, orc, t, None)
-        if (new.x - s.x).abs().max() < 1e-14:
-            break
-        s = new
+    X = _run_to_fixed_point(m, orc, K, d, max_steps=40_000)
     ref = _solve_fixed_point(W, A, B, lr / (1 - beta) if name == "dsgdm" else lr, "atc")
-    assert np.abs(new.x.numpy() - ref).max() < 1e-6, (t, np.abs(new.x.numpy() - ref).max())
+    assert np.abs(X - ref).max() < 1e-6, np.abs(X - ref).max()
 
 
 @pytest.mark.parametrize("unequal", [False, True])

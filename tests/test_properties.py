@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.linalg import block_diag
 
 import dynamics
 import landscapes
@@ -15,12 +16,12 @@ from dynamics import topology as T
 from landscapes import strategies as ls
 
 
-def _blk(A):
-    K, d, _ = A.shape
-    out = np.zeros((K * d, K * d))
-    for k in range(K):
-        out[k * d:(k + 1) * d, k * d:(k + 1) * d] = A[k]
-    return out
+def _draw_problem(data, symmetric, zeta):
+    """A hypothesis-drawn mixing matrix W (K ≤ 6) and a K-worker quadratic problem in d = 2,
+    with its A (K, 2, 2) and b (K, 2) as numpy arrays."""
+    W = data.draw(ds.mixing_matrices(symmetric=symmetric, max_K=6))
+    prob = data.draw(ls.hetero_quadratics(K=len(W), d=2, zeta=zeta))
+    return W, len(W), prob, prob.A.numpy(), prob.b.numpy()
 
 
 def _bias(X, xs):
@@ -49,12 +50,10 @@ def test_leader_pull_does_not_preserve_the_average():
 @settings(max_examples=12)
 def test_dsgd_bias_equals_the_linear_fixed_point_system(data):
     """D-SGD X = WX − η(A X − A B): (I − W⊗I + η𝒜) vec X = η𝒜 vec B, solved here."""
-    W = data.draw(ds.mixing_matrices(symmetric=None, max_K=6))
-    K = len(W)
-    prob = data.draw(ls.hetero_quadratics(K=K, d=2, zeta=(0.2, 2.0)))
-    A, b, xs = prob.A.numpy(), prob.b.numpy(), prob.x_star.numpy()
+    W, K, prob, A, b = _draw_problem(data, None, (0.2, 2.0))
+    xs = prob.x_star.numpy()
     lr = data.draw(st.floats(0.01, 0.3))
-    Ab = _blk(A)
+    Ab = block_diag(*A)
     X = np.linalg.solve(np.eye(2 * K) - np.kron(W, np.eye(2)) + lr * Ab, lr * Ab @ b.reshape(-1)).reshape(K, 2)
     c = P.exact_fixed_point(dynamics.make("dsgd", T.custom(W), lr=lr), prob)
     assert c.value == pytest.approx(_bias(X, xs), rel=1e-7, abs=1e-12)
@@ -66,10 +65,7 @@ def test_dsgd_bias_equals_the_linear_fixed_point_system(data):
 @settings(max_examples=10)
 def test_tracking_methods_have_no_bias(data):
     """GT / MT / D² converge to 1x*ᵀ, x* = (Σ A_k)⁻¹ Σ A_k b_k (docs/theory.md §5)."""
-    W = data.draw(ds.mixing_matrices(symmetric=True, max_K=6))
-    K = len(W)
-    prob = data.draw(ls.hetero_quadratics(K=K, d=2, zeta=(0.5, 2.0)))
-    A, b = prob.A.numpy(), prob.b.numpy()
+    W, K, prob, A, b = _draw_problem(data, True, (0.5, 2.0))
     xs = np.linalg.solve(A.sum(0), np.einsum("kij,kj->i", A, b))
     name = data.draw(st.sampled_from(["gt", "mt", "d2"]))
     c = P.exact_fixed_point(dynamics.make(name, T.custom(W), lr=0.05), prob)

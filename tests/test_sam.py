@@ -19,13 +19,7 @@ from verify.claims import Context
 
 F64 = torch.float64
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class HandCubic:
@@ -103,10 +97,7 @@ def test_stationary_xi_matches_monte_carlo(top):
     trans = abs(np.trace(linear.consensus_cov(mean.reshape(K, 2), P, K, 2)) - np.trace(pred))
     land = __import__("landscapes").get("quadratic", H=torch.tensor(H))
     orc = __import__("landscapes").oracle(land, noise="isotropic", sigma=sig)
-    s = m.init(torch.zeros(R, K, 2, dtype=F64))
-    gen = torch.Generator().manual_seed(11)
-    for t in range(steps):
-        s = m.step(s, orc, t, gen)
+    s = dynamics.rollout(m, orc, torch.zeros(R, K, 2, dtype=F64), steps, seed=11).state
     tr = sam.consensus_trace(s.x).numpy()
     se = tr.std(ddof=1) / math.sqrt(R)
     assert trans < 0.01 * se

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.linalg import block_diag
 
 import landscapes
 from dynamics import topology as T
@@ -17,14 +18,6 @@ def _problem():
     return p.A.numpy(), p.b.numpy(), p.x_star.numpy()
 
 
-def _blk(A):
-    K, d, _ = A.shape
-    out = np.zeros((K * d, K * d))
-    for k in range(K):
-        out[k * d:(k + 1) * d, k * d:(k + 1) * d] = A[k]
-    return out
-
-
 def _ring_eigs():
     return np.linalg.eigvalsh(T.ring(S.K).W().numpy())
 
@@ -35,7 +28,7 @@ def test_dsgd_row_against_closed_forms():
     A, b, xs = _problem()
     K, d = b.shape
     W = T.ring(K).W().numpy()
-    Ab = _blk(A)
+    Ab = block_diag(*A)
     # D-SGD fixed point: (I − W⊗I + η𝒜) vec X = η𝒜 vec B
     X = np.linalg.solve(np.eye(K * d) - np.kron(W, np.eye(d)) + S.LR * Ab, S.LR * Ab @ b.reshape(-1)).reshape(K, d)
     assert c["bias"]["value"] == pytest.approx(np.sqrt(((X - xs) ** 2).sum(-1).mean()), rel=1e-8)
@@ -55,7 +48,7 @@ def test_atc_row_and_theory_column():
     row = S.score("atc", checks=("bias",))
     A, b, xs = _problem()
     K, d = b.shape
-    Wk, Ab = np.kron(T.ring(K).W().numpy(), np.eye(d)), _blk(A)
+    Wk, Ab = np.kron(T.ring(K).W().numpy(), np.eye(d)), block_diag(*A)
     # ATC fixed point X = W(X − η𝒜(X − B)): (I − 𝒲(I − η𝒜)) X = η𝒲𝒜B
     X = np.linalg.solve(np.eye(K * d) - Wk @ (np.eye(K * d) - S.LR * Ab), S.LR * Wk @ Ab @ b.reshape(-1))
     bias = np.sqrt(((X.reshape(K, d) - xs) ** 2).sum(-1).mean())
