@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -359,9 +360,66 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     eligible and R·K·steps >= 3e8 worker-steps (below that the compile, ~7 s, does not pay);
     False never. `config['path']` says which ran: 'fused' or 'steps'.
     """
-    # ---- validate
     steps, device = _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop,
                               divergence, checkpoint, checkpoint_every, fused, device)
+    x0, ids = _iterates(x0, replicas, device, dtype)
+    R, K, d = x0.shape
+    times = _schedule(record_every, steps)
+    recs = _recorders(recorders, _objective(objective, oracle))
+    rng = Streams(seed, ids.to(device), device=device, dtype=dtype)
+    why_not = _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume)
+    if fused and why_not:
+        raise ValueError(f"fused=True: this run cannot take the fused path: {why_not}")
+    use_fused = fused is True or (fused is None and not why_not and R * K * steps >= _FUSED_MIN_WORK)
+    fingerprint = fingerprint_of(method, oracle, x0, steps=steps, seed=int(seed), replicas=ids.tolist(),
+                                 K=K, d=d, times=times, records=list(recs), dtype=str(dtype),
+                                 stop=stop is not None, stop_on=stop_on, divergence=divergence)
+    config = {"method": fingerprint["method"], "hp": _jsonable(getattr(method, "hp", {})),
+              "topology": getattr(getattr(method, "topology", None), "name", None),
+              "steps": steps, "R": R, "K": K, "d": d, "seed": int(seed),
+              "record_times": times, "recorders": list(recs), "stop": stop is not None,
+              "stop_on": stop_on, "divergence": divergence, "device": str(device), "dtype": str(dtype),
+              "path": "fused" if use_fused else "steps"}
+    guard = _Guard(stop, stop_on, divergence)
+    ck = Path(checkpoint) if checkpoint is not None else None
+
+    def record(run, t):
+        """Append one record of every recorder, taken on run.state and labelled time t."""
+        for name, fn in recs.items():
+            v = torch.as_tensor(fn(run.state, method, oracle, t))
+            if v.ndim < 1 or v.shape[0] != R:
+                raise ValueError(f"recorder {name!r} must return a tensor with leading replica axis "
+                                 f"R = {R}, got shape {tuple(v.shape)}")
+            run.rows[name].append(v.detach())
+        run.n_rec += 1
+        if "record_bytes" not in config:
+            _note_bytes(config, run.rows, len(times))
+
+    def save(run):
+        """The checkpoint of run at run.t (written after the records of that step)."""
+        _write_checkpoint(ck, {"t": run.t, "fingerprint": fingerprint, "fields": _tensor_fields(run.state),
+                               **run.ev._asdict(), "rows": run.rows})
+
+    blob = _read_checkpoint(ck, device, fingerprint) if resume and ck.exists() else None
+    run = _start(method, oracle, x0, rng, guard, list(recs), times, blob)
+    step = _fused_step(method, oracle, ids, seed, K, d, config, fused) if use_fused else method.step
+    _loop(run, step, oracle, rng, steps, times, record, save if ck is not None and checkpoint_every else None,
+          checkpoint_every, guard, dtype, progress)
+    if "record_bytes" not in config:  # no record was taken
+        _note_bytes(config, run.rows, len(times))
+    ev = run.ev
+    return SimResult(
+        times=np.asarray(times, dtype=np.int64),
+        records={n: torch.stack(v).cpu().numpy() if v else np.zeros((0, R)) for n, v in run.rows.items()},
+        event_step=ev.ev_step.cpu().numpy(), event_kind=_KINDS[ev.ev_kind.cpu().numpy()],
+        diverged=(ev.div_step >= 0).cpu().numpy(), diverged_step=ev.div_step.cpu().numpy(),
+        x=run.state.x.detach().cpu().numpy(), replicas=ids.numpy(), steps_run=run.t,
+        config=config, seed=int(seed))
+
+
+def _iterates(x0, replicas, device, dtype):
+    """(x0 as (R, K, d) on `device` in `dtype`, a (K, d) x0 copied to every replica; the
+    replica ids (R,))."""
     x0 = torch.as_tensor(x0)
     if x0.ndim not in (2, 3) or x0.shape[-1] < 1 or x0.shape[-2] < 1:
         raise ValueError(f"x0 must have shape (K, d) or (R, K, d), got {tuple(x0.shape)}")
@@ -370,119 +428,98 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     if x0.ndim == 3 and x0.shape[0] != R:
         raise ValueError(f"x0 has {x0.shape[0]} replicas on its first axis but replicas gives R = {R}")
     K, d = x0.shape[-2:]
-    x0 = x0.to(device=device, dtype=dtype).expand(R, K, d).clone()
-    times = _schedule(record_every, steps)
-    f_obj = _objective(objective, oracle)
-    recs = _recorders(recorders, f_obj)
+    return x0.to(device=device, dtype=dtype).expand(R, K, d).clone(), ids
 
-    rng = Streams(seed, ids.to(device), device=device, dtype=dtype)
-    why_not = _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume)
-    if fused and why_not:
-        raise ValueError(f"fused=True: this run cannot take the fused path: {why_not}")
-    use_fused = fused is True or (fused is None and not why_not and R * K * steps >= _FUSED_MIN_WORK)
-    fingerprint = fingerprint_of(method, oracle, x0, steps=steps, seed=int(seed), replicas=ids.tolist(),
-                                 K=int(K), d=int(d), times=times, records=list(recs), dtype=str(dtype),
-                                 stop=stop is not None, stop_on=stop_on, divergence=divergence)
-    config = {"method": fingerprint["method"], "hp": _jsonable(getattr(method, "hp", {})),
-              "topology": getattr(getattr(method, "topology", None), "name", None),
-              "steps": steps, "R": R, "K": int(K), "d": int(d), "seed": int(seed),
-              "record_times": times, "recorders": list(recs), "stop": stop is not None,
-              "stop_on": stop_on, "divergence": divergence, "device": str(device), "dtype": str(dtype),
-              "path": "fused" if use_fused else "steps"}
 
-    # ---- initial state (or the checkpoint)
+class _Events(NamedTuple):
+    """Per replica (R,): the step of its event (-1 = none), the kind (0 none, 1 stop, 2
+    diverged), the step it diverged at (-1 = never), whether it still steps. (The field names
+    are a checkpoint's keys.)"""
+    ev_step: torch.Tensor
+    ev_kind: torch.Tensor
+    div_step: torch.Tensor
+    active: torch.Tensor
+
+
+@dataclass
+class _Run:
+    """What the loop carries: the state at time t, its events, the records taken (n_rec of the
+    schedule's times)."""
+    state: Any
+    ev: _Events
+    rows: dict
+    t: int
+    n_rec: int
+
+
+def _start(method, oracle, x0, rng, guard, names, times, blob) -> _Run:
+    """The run before its first step: method.init's state at time 0 with the events found at
+    time 0, or (blob: a checkpoint's contents) the saved state, events and records at its t."""
     state = method.init(x0, oracle, rng)
     if not (isinstance(state, tuple) and hasattr(state, "_fields") and "x" in state._fields):
         raise ValueError("method.init must return a NamedTuple state with a field 'x'")
-    ev_step = torch.full((R,), -1, dtype=torch.int64, device=device)
-    ev_kind = torch.zeros(R, dtype=torch.int64, device=device)
-    div_step = torch.full((R,), -1, dtype=torch.int64, device=device)
-    active = torch.ones(R, dtype=torch.bool, device=device)
-    rows: dict[str, list] = {n: [] for n in recs}
-    t0 = 0
-    ck = Path(checkpoint) if checkpoint is not None else None
-    if resume and ck.exists():
-        blob = _read_checkpoint(ck, device, fingerprint)
-        state = state._replace(**blob["fields"])
-        ev_step, ev_kind, div_step, active = blob["ev_step"], blob["ev_kind"], blob["div_step"], blob["active"]
+    if blob is not None:
         rows = {n: list(v) for n, v in blob["rows"].items()}
         t0 = int(blob["t"])
-    else:
-        active, ev_step, ev_kind, div_step = _events(state.x, 0, active, ev_step, ev_kind, div_step,
-                                                      stop, stop_on, divergence)
-    # records already taken (a checkpoint is written after the records of its step)
-    n_rec = len(next(iter(rows.values()))) if rows else sum(1 for s in times if s <= t0) if t0 else 0
+        n_rec = len(next(iter(rows.values()))) if rows else sum(1 for s in times if s <= t0) if t0 else 0
+        return _Run(state._replace(**blob["fields"]), _Events(*(blob[k] for k in _Events._fields)),
+                    rows, t0, n_rec)
+    R, device = x0.shape[0], x0.device
+    never = torch.full((R,), -1, dtype=torch.int64, device=device)
+    ev = _Events(never, torch.zeros(R, dtype=torch.int64, device=device), never.clone(),
+                 torch.ones(R, dtype=torch.bool, device=device))
+    return _Run(state, guard.check(state.x, 0, ev), {n: [] for n in names}, 0, 0)
 
-    def record(st, t):
-        for name, fn in recs.items():
-            v = torch.as_tensor(fn(st, method, oracle, t))
-            if v.ndim < 1 or v.shape[0] != R:
-                raise ValueError(f"recorder {name!r} must return a tensor with leading replica axis "
-                                 f"R = {R}, got shape {tuple(v.shape)}")
-            rows[name].append(v.detach())
-        if "record_bytes" not in config:
-            _note_bytes(config, rows, len(times))
 
-    def save_ck(t):
-        _write_checkpoint(ck, {"t": t, "fingerprint": fingerprint, "fields": _tensor_fields(state),
-                               "ev_step": ev_step, "ev_kind": ev_kind, "div_step": div_step,
-                               "active": active, "rows": rows})
+def _loop(run, step, oracle, rng, steps, times, record, save, checkpoint_every, guard, dtype, progress):
+    """Step `run` from run.t up to `steps` (earlier once every replica is frozen): freeze the
+    replicas with an event, flag events, take the records due, save() every checkpoint_every
+    steps (save None: never); then the records still due, on the frozen states, and a last
+    save. The first step's state must keep `dtype`."""
+    t0 = run.t
 
-    if n_rec < len(times) and times[n_rec] == t0:
-        record(state, t0)
-        n_rec += 1
-    step = _fused_step(method, oracle, ids, seed, int(K), int(d), config, fused) if use_fused else method.step
-    next_rec = times[n_rec] if n_rec < len(times) else -1
+    def due():  # the next scheduled record time, -1 when none is left
+        return times[run.n_rec] if run.n_rec < len(times) else -1
+    if due() == t0:
+        record(run, t0)
     clock = last_print = time.monotonic()
-    t = t0
-    running = bool(active.any())
+    R = run.ev.active.shape[0]
+    running = bool(run.ev.active.any())
     # on the CPU a host check is cheap: skip the masking while every replica is active and
     # the per-replica event bookkeeping while no event can have happened
-    host = device.type == "cpu"
-    all_active = host and bool(active.all())
-    while running and t < steps:
-        new = step(state, oracle, t, rng)
+    host = run.ev.active.device.type == "cpu"
+    all_active = host and bool(run.ev.active.all())
+    while running and run.t < steps:
+        t = run.t
+        new = step(run.state, oracle, t, rng)
         if t == t0 and new.x.dtype != dtype:  # a dtype the run does not keep is refused, not relabelled
             raise ValueError(f"dtype={dtype} is not honoured: after one step the state is {new.x.dtype} "
                              f"(the oracle or method computes in another precision); use dtype={new.x.dtype}")
-        state = new if all_active else _freeze(active, new, state, R)
-        t += 1
-        if not (host and stop is None and _surely_finite(state.x, divergence)):
-            active, ev_step, ev_kind, div_step = _events(state.x, t, active, ev_step, ev_kind, div_step,
-                                                          stop, stop_on, divergence)
-            all_active = host and bool(active.all())
-        if t == next_rec:
-            record(state, t)
-            n_rec += 1
-            next_rec = times[n_rec] if n_rec < len(times) else -1
-        if ck is not None and checkpoint_every and t % checkpoint_every == 0:
-            save_ck(t)
+        run.state = new if all_active else _freeze(run.ev.active, new, run.state, R)
+        run.t = t = t + 1
+        if not (host and guard.stop is None and guard.surely_finite(run.state.x)):
+            run.ev = guard.check(run.state.x, t, run.ev)
+            all_active = host and bool(run.ev.active.all())
+        if t == due():
+            record(run, t)
+        if save is not None and t % checkpoint_every == 0:
+            save(run)
         if t % _CHECK_EVERY == 0:
-            running = bool(active.any())
+            running = bool(run.ev.active.any())
         if progress and time.monotonic() - last_print > 1.0:
             last_print = time.monotonic()
             rate = (t - t0) / (last_print - clock)
             print(f"\rsimulate: step {t}/{steps} ({100 * t / max(steps, 1):.0f}%), {rate:.0f} steps/s, "
-                  f"{int(active.sum())}/{R} replicas active", end="", file=sys.stderr, flush=True)
-    steps_run = t
-    if "record_bytes" not in config:
-        _note_bytes(config, rows, len(times))
-    for s in times[n_rec:]:  # every replica is frozen: the states no longer change
-        record(state, s)
-    if ck is not None and checkpoint_every:
-        save_ck(steps_run)
+                  f"{int(run.ev.active.sum())}/{R} replicas active", end="", file=sys.stderr, flush=True)
+    for s in times[run.n_rec:]:  # every replica is frozen: the states no longer change
+        record(run, s)
+    if save is not None:
+        save(run)
     if progress:
-        print(f"\rsimulate: done, {steps_run} steps in {time.monotonic() - clock:.1f} s, "
-              f"{int((ev_kind == 1).sum())} stopped, {int((ev_kind == 2).sum())} diverged",
+        kind = run.ev.ev_kind
+        print(f"\rsimulate: done, {run.t} steps in {time.monotonic() - clock:.1f} s, "
+              f"{int((kind == 1).sum())} stopped, {int((kind == 2).sum())} diverged",
               file=sys.stderr, flush=True)
-
-    return SimResult(
-        times=np.asarray(times, dtype=np.int64),
-        records={n: torch.stack(v).cpu().numpy() if v else np.zeros((0, R)) for n, v in rows.items()},
-        event_step=ev_step.cpu().numpy(), event_kind=_KINDS[ev_kind.cpu().numpy()],
-        diverged=(div_step >= 0).cpu().numpy(), diverged_step=div_step.cpu().numpy(),
-        x=state.x.detach().cpu().numpy(), replicas=ids.numpy(), steps_run=steps_run,
-        config=config, seed=int(seed))
 
 
 def _note_bytes(config, rows, n_times: int):
@@ -515,6 +552,8 @@ def _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume) -> s
     name, top = getattr(method, "name", None), getattr(method, "topology", None)
     if name not in fused.SUPPORTED:
         return f"method {name!r} is not one of {fused.SUPPORTED}"
+    if not isinstance(method.hp.get("lr"), float):
+        return f"lr is {method.hp.get('lr')!r} (the fused path needs a constant step size)"
     try:
         ref = base.make(name, top, **method.hp)
     except Exception:  # noqa: BLE001 - hyper-parameters a registered builder refuses
@@ -599,36 +638,44 @@ def _freeze(active: torch.Tensor, new, old, R: int):
     return type(new)(*out)
 
 
-def _surely_finite(x, divergence) -> bool:
-    """True when no replica can be diverged: max |x_ij| <= threshold / sqrt(d) bounds every
-    ‖x_k‖ (NaN fails the comparison); a False sends the step through `_events`."""
-    if divergence is None:
-        return bool(torch.isfinite(x).all())
-    return bool(x.abs().amax() <= float(divergence) / math.sqrt(x.shape[-1]))
+@dataclass(frozen=True)
+class _Guard:
+    """The event rules: a replica diverges when max_k ‖x_k‖ > divergence or x holds NaN/Inf
+    (divergence None: NaN/Inf only); it stops when `stop` holds on its stop_on positions."""
+    stop: Callable | None
+    stop_on: str
+    divergence: float | None
 
+    def surely_finite(self, x) -> bool:
+        """True when no replica can be diverged: max |x_ij| <= threshold / sqrt(d) bounds every
+        ‖x_k‖ (NaN fails the comparison); a False sends the step through `check`."""
+        if self.divergence is None:
+            return bool(torch.isfinite(x).all())
+        return bool(x.abs().amax() <= float(self.divergence) / math.sqrt(x.shape[-1]))
 
-def _events(x, t, active, ev_step, ev_kind, div_step, stop, stop_on, divergence):
-    """Flag divergence (max_k ‖x_k‖ > threshold, NaN, Inf) and the stop predicate at time t."""
-    if divergence is None:
-        bad = ~torch.isfinite(x).flatten(1).all(dim=1)
-    else:  # NaN propagates through sum/amax and fails `<=`; ‖x‖² overflowing to inf is > limit too
-        bad = ~(x.square().sum(dim=-1).amax(dim=-1) <= float(divergence) ** 2)
-    newly_div = active & bad
-    div_step = torch.where(newly_div, t, div_step)
-    frozen = newly_div
-    kind = torch.where(newly_div, 2, ev_kind)
-    if stop is not None:
-        R = x.shape[0]
-        pos = x.mean(dim=-2) if stop_on == "centroid" else x
-        hit = torch.as_tensor(stop(pos), device=x.device).to(torch.bool)
-        if stop_on != "centroid" and hit.shape == x.shape[:2]:
-            hit = hit.any(dim=-1) if stop_on == "any" else hit.all(dim=-1)
-        if hit.shape != (R,):
-            raise ValueError(f"stop predicate must return a bool tensor of shape (R,) = ({R},)"
-                             + ("" if stop_on == "centroid" else f" or (R, K) = {tuple(x.shape[:2])}")
-                             + f", got {tuple(hit.shape)}")
-        newly_stop = active & hit & ~bad
-        kind = torch.where(newly_stop, 1, kind)
-        frozen = frozen | newly_stop
-    ev_step = torch.where(frozen, t, ev_step)
-    return active & ~frozen, ev_step, kind, div_step
+    def check(self, x, t, ev: _Events) -> _Events:
+        """Flag divergence (max_k ‖x_k‖ > threshold, NaN, Inf) and the stop predicate at time t."""
+        stop, stop_on, divergence = self.stop, self.stop_on, self.divergence
+        active = ev.active
+        if divergence is None:
+            bad = ~torch.isfinite(x).flatten(1).all(dim=1)
+        else:  # NaN propagates through sum/amax and fails `<=`; ‖x‖² overflowing to inf is > limit too
+            bad = ~(x.square().sum(dim=-1).amax(dim=-1) <= float(divergence) ** 2)
+        newly_div = active & bad
+        div_step = torch.where(newly_div, t, ev.div_step)
+        frozen = newly_div
+        kind = torch.where(newly_div, 2, ev.ev_kind)
+        if stop is not None:
+            R = x.shape[0]
+            pos = x.mean(dim=-2) if stop_on == "centroid" else x
+            hit = torch.as_tensor(stop(pos), device=x.device).to(torch.bool)
+            if stop_on != "centroid" and hit.shape == x.shape[:2]:
+                hit = hit.any(dim=-1) if stop_on == "any" else hit.all(dim=-1)
+            if hit.shape != (R,):
+                raise ValueError(f"stop predicate must return a bool tensor of shape (R,) = ({R},)"
+                                 + ("" if stop_on == "centroid" else f" or (R, K) = {tuple(x.shape[:2])}")
+                                 + f", got {tuple(hit.shape)}")
+            newly_stop = active & hit & ~bad
+            kind = torch.where(newly_stop, 1, kind)
+            frozen = frozen | newly_stop
+        return _Events(torch.where(frozen, t, ev.ev_step), kind, div_step, active & ~frozen)

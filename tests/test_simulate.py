@@ -320,6 +320,10 @@ def test_record_bytes_estimate_and_warning(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "recorders will hold" in err and "record_every" in err
     assert simulate(m, DG(), torch.ones(K, 1), T, record_every=[]).config["record_bytes"] == 0
+    # every replica diverged at step 0: the run ends at once and its only record is taken after
+    late = simulate(m, DG(), torch.full((K, 1), 9.0), T, replicas=R, record_every=[5], divergence=1.0,
+                    recorders=("consensus",))
+    assert late.steps_run == 0 and late.config["record_bytes"] == R * 8
 
 
 def test_custom_recorder_dict_and_progress(capsys):

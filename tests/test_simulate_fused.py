@@ -88,6 +88,7 @@ def _foreign_dsgd():
 @pytest.mark.parametrize("make,kw,word", [
     (lambda: _meth("atc"), {}, "not one of"),
     (_foreign_dsgd, {}, "step differs"),
+    (lambda: dynamics.make("dsgd", TOP, lr=lambda t: 0.2 / (1 + t)), {}, "constant step size"),
     (lambda: dynamics.make("dsgd", one_peer_exponential(8), lr=0.1), {}, "time-varying"),
     (lambda: _meth("dsgd"), {"orc": oracle(LAND, noise="none")}, "isotropic"),
     (lambda: _meth("dsgd"), {"stop": lambda c: c[:, 0] > 9}, "stop"),
