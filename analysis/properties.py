@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+import dynamics
+
 from . import linear
 from .stats import bootstrap_ci, poisson_rate
 
@@ -242,12 +244,12 @@ def fixed_point(method, A, b, x0=None, period: int | None = None, max_period: in
 
 
 def _iterate_fixed_point(method, A, b, x0, steps):
+    """x0 (K, d) after `steps` exact-gradient steps (dynamics.rollout, one replica) and the
+    largest move of the last step."""
     orc = linear.quadratic_oracle(A, b)
-    st = method.init(x0, orc, _gen())
-    prev = st.x
-    for t in range(steps):
-        prev, st = st.x, method.step(st, orc, t, _gen())
-    return st.x.numpy(), float((st.x - prev).abs().max())
+    prev = dynamics.rollout(method, orc, x0, max(steps - 1, 0))
+    last = dynamics.rollout(method, orc, prev.state, 1, t0=prev.t, rng=prev.rng) if steps else prev
+    return last.state.x[0].numpy(), float((last.state.x - prev.state.x).abs().max())
 
 
 def exact_fixed_point(method, problem, tol: float = 1e-8, x0=None, period: int | None = None,

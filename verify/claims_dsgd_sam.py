@@ -16,6 +16,7 @@ import dynamics
 import landscapes
 from analysis import linear, sam, stats
 from dynamics import topology as T
+from landscapes.rng import Streams
 
 from . import sabotage
 from .claims import Evidence, claim, combine, compare, value
@@ -209,35 +210,39 @@ QUAD_H = np.diag([1.0, 3.0])
 TOPS = {"complete": T.complete, "exponential": T.exponential, "grid": T.grid, "ring": T.ring}
 
 
-def simulate_xi(method, lr, sigma, batch, R, burn, steps, seed, record=False):
-    """`method` (D-SGD or C-SGD, possibly sabotaged) on the quadratic ½xᵀ diag(1,3) x, isotropic noise
-    σ/√B, workers start at x* = 0. Returns per-replica time averages over steps burn+1..burn+steps of
-    ½Tr(HΞ) (C-SGD: ½Tr(H wwᵀ) of its one model) and Tr Ξ, plus (record) the per-step replica mean and
-    standard deviation of Tr Ξ(t), t = 0..burn+steps."""
-    land = landscapes.get("quadratic", H=torch.tensor(QUAD_H))
-    orc = landscapes.oracle(land, noise="isotropic", sigma=sigma, batch=batch)
-    K = method.topology.K
-    st = method.init(torch.zeros(R, K, 2, dtype=F64))
-    gen = torch.Generator().manual_seed(seed)
+def _xi_moments(st, method):
+    """(R, 2): ½Tr(HΞ) and Tr Ξ of the state on ½xᵀ diag(1,3) x (C-SGD: ½Tr(H wwᵀ) of its one model, 0)."""
     H = torch.tensor(QUAD_H)
-    acc_h, acc_t = torch.zeros(R, dtype=F64), torch.zeros(R, dtype=F64)
-    tr_mean, tr_sd = [0.0], [0.0]
-    for t in range(burn + steps):
-        st = method.step(st, orc, t, gen)
-        if method.name.startswith("csgd"):
-            w = st.x[:, 0]
-            hq = 0.5 * ((w @ H) * w).sum(-1)
-            tr = torch.zeros(R, dtype=F64)
-        else:
-            Xi = sam.consensus_cov(st.x)
-            hq, tr = 0.5 * (H * Xi).sum((-1, -2)), Xi.diagonal(dim1=-2, dim2=-1).sum(-1)
-        if record:
-            tr_mean.append(float(tr.mean()))
-            tr_sd.append(float(tr.std()))
-        if t >= burn:
-            acc_h += hq
-            acc_t += tr
-    return (acc_h / steps).numpy(), (acc_t / steps).numpy(), np.array(tr_mean), np.array(tr_sd)
+    if method.name.startswith("csgd"):
+        w = st.x[:, 0]
+        return torch.stack([0.5 * ((w @ H) * w).sum(-1), torch.zeros(len(w), dtype=F64)], -1)
+    Xi = sam.consensus_cov(st.x)
+    return torch.stack([0.5 * (H * Xi).sum((-1, -2)), Xi.diagonal(dim1=-2, dim2=-1).sum(-1)], -1)
+
+
+def _xi_run(sigma, batch, R, K):
+    """The oracle (quadratic ½xᵀ diag(1,3) x, isotropic noise σ/√B) and the start x* = 0 (R, K, 2)."""
+    land = landscapes.get("quadratic", H=torch.tensor(QUAD_H))
+    return landscapes.oracle(land, noise="isotropic", sigma=sigma, batch=batch), torch.zeros(R, K, 2, dtype=F64)
+
+
+def simulate_xi(method, sigma, batch, R, burn, steps, seed):
+    """`method` (D-SGD or C-SGD, possibly sabotaged) on the quadratic ½xᵀ diag(1,3) x, isotropic noise
+    σ/√B, workers start at x* = 0, `dynamics.rollout` on Streams(seed, R). Returns per-replica time
+    averages over times burn+1..burn+steps of ½Tr(HΞ) (C-SGD: ½Tr(H wwᵀ) of its one model) and Tr Ξ."""
+    orc, x0 = _xi_run(sigma, batch, R, method.topology.K)
+    r = dynamics.rollout(method, orc, x0, burn + steps, seed=seed, average={"m": _xi_moments}, burn_in=burn)
+    m = r.means["m"].numpy()
+    return m[:, 0], m[:, 1]
+
+
+def xi_trajectory(method, sigma, R, steps, seed):
+    """Tr Ξ(t) per replica at t = 0..steps, (steps + 1, R): `simulate_xi`'s run (B = 1) recorded at
+    every step by `dynamics.simulate`."""
+    orc, x0 = _xi_run(sigma, 1, R, method.topology.K)
+    res = dynamics.simulate(method, orc, x0, steps, seed=seed, record_every=1, divergence=None,
+                            recorders={"tr": lambda st, m, o, t: _xi_moments(st, m)[:, 1]})
+    return res.records["tr"]
 
 
 BATCHES = (1, 2, 4, 8)
@@ -268,7 +273,7 @@ def experiment_batch(quick=True, seed=0, K=16, sigma=1.0, lr_scale=1.0):
             lr = LR_PER_SAMPLE * K * B
             top = T.ring(K) if name == "csgd" else TOPS[name](K)
             meth = sabotage.make("csgd" if name == "csgd" else "dsgd", top, lr=lr, lr_scale=lr_scale)
-            hq, _, _, _ = simulate_xi(meth, lr, sigma, B, R, burn, steps, seed + B)
+            hq, _ = simulate_xi(meth, sigma, B, R, burn, steps, seed + B)
             if name == "csgd":
                 pred = csgd_half_trace_hp(lr, sigma, K, B, ts)
                 _, xc = linear.stationary_x(meth, QUAD_H, np.zeros(2), torch.zeros(K, 2, dtype=F64), sigma ** 2 / B)
@@ -305,9 +310,10 @@ def experiment_gap(quick=True, seed=0, K=16, lr=0.05, sigma=1.0, lr_scale=1.0):
         for _ in range(steps):
             mean, P = linear.propagate(aff, S, mean, P)
             exact.append(float(np.trace(linear.consensus_cov(mean.reshape(K, 2), P, K, 2))))
-        _, tr, tm, tsd = simulate_xi(m, lr, sigma, 1, R, half, steps - half, seed, record=True)
-        out[name] = {"gap": top.spectral_gap, "pred": pred, "exact": np.array(exact), "traj": tm,
-                     "traj_se": tsd / math.sqrt(R), "samples": tr, "meas": stats.mean_ci(tr),
+        traj = xi_trajectory(m, sigma, R, steps, seed)
+        tr = traj[half + 1:].mean(0)      # per replica over t = half+1..steps
+        out[name] = {"gap": top.spectral_gap, "pred": pred, "exact": np.array(exact), "traj": traj.mean(1),
+                     "traj_se": traj.std(1, ddof=1) / math.sqrt(R), "samples": tr, "meas": stats.mean_ci(tr),
                      "pred_stat": float(np.mean(pred[half + 1:])), "exact_stat": float(np.mean(exact[half + 1:]))}
     return out
 
@@ -342,14 +348,9 @@ def experiment_posterior(quick=True, seed=0, K=16, lr=0.05, lr_scale=1.0):
     exact = sam.stationary_xi(m, H, np.zeros(2), torch.zeros(K, 2, dtype=F64), C)
     land = landscapes.get("quadratic", H=torch.tensor(H))
     orc = landscapes.oracle(land, noise="covariance", C=torch.tensor(C))
-    st = m.init(torch.zeros(R, K, 2, dtype=F64))
-    gen = torch.Generator().manual_seed(seed)
-    acc = torch.zeros(R, 2, 2, dtype=F64)
-    for t in range(burn + steps):
-        st = m.step(st, orc, t, gen)
-        if t >= burn:
-            acc += sam.consensus_cov(st.x)
-    meas = (acc / steps).numpy()
+    r = dynamics.rollout(m, orc, torch.zeros(R, K, 2, dtype=F64), burn + steps, seed=seed, burn_in=burn,
+                         average={"xi": lambda st, _: sam.consensus_cov(st.x)})
+    meas = r.means["xi"].numpy()      # per replica, Ξ averaged over t = burn+1..burn+steps
     return {**p, "xi_pred": pred, "xi_exact": exact, "xi_reps": meas, "xi_meas": meas.mean(0), "lr": lr, "K": K}
 
 
@@ -364,24 +365,22 @@ def experiment_flat(quick=True, seed=0, K=8, lr=0.02, sigma=12.0, world=None):
     orc = landscapes.oracle(land, noise="isotropic", sigma=sigma)
     sharp = max(land.minima(), key=lambda c: float(c.hessian_eigvals[0]))
     x0 = torch.full((R, K, 1), float(sharp.x[0]), dtype=F64)
-    out = {}
-    for name in ("csgd", "dsgd"):
-        m = dynamics.make(name, T.ring(K), lr=lr)
-        if name == "dsgd" and world == "forced_consensus":
-            m = sabotage.wrap_step(m, lambda old, new: new._replace(x=new.x.mean(-2, keepdim=True).expand_as(new.x).clone()))
-        st = m.init(x0)
-        gen = torch.Generator().manual_seed(seed)
-        g2 = torch.Generator().manual_seed(seed + 1)
-        w = x0[:, 0].clone()
-        for t in range(steps):
-            if name == "dsgd":
-                eps = sam.sigma_points(sam.consensus_cov(st.x))
-                w = sam.sam_step(land.grad, w, lr, eps) - lr * sigma / math.sqrt(K) * torch.randn(
-                    w.shape, generator=g2, dtype=F64)
-            st = m.step(st, orc, t, gen)
-        out[name] = (st.x.mean(-2)[:, 0] > top_x).numpy().astype(float)
-        if name == "dsgd":
-            out["sam"] = (w[:, 0] > top_x).numpy().astype(float)
+
+    def right(x):  # (R,) 1.0 where the model (the workers' mean) ends right of the barrier top
+        return (x.mean(-2)[:, 0] > top_x).numpy().astype(float)
+
+    rng = Streams(seed, R)  # C-SGD and D-SGD draw the same gradient noise (paired replicas)
+    csgd = dynamics.make("csgd", T.ring(K), lr=lr)
+    out = {"csgd": right(dynamics.rollout(csgd, orc, x0, steps, rng=rng).state.x)}
+    m = dynamics.make("dsgd", T.ring(K), lr=lr)
+    if world == "forced_consensus":
+        m = sabotage.wrap_step(m, lambda old, new: new._replace(x=new.x.mean(-2, keepdim=True).expand_as(new.x).clone()))
+    st, w = m.init(x0), x0[:, 0].clone()
+    for t in range(steps):  # the SAM optimiser is fed D-SGD's Ξ(t) at every step; its own noise on stream 1
+        eps = sam.sigma_points(sam.consensus_cov(st.x))
+        w = sam.sam_step(land.grad, w, lr, eps) - lr * sigma / math.sqrt(K) * rng.normal(t, (1,), stream=1)
+        st = m.step(st, orc, t, rng)
+    out["dsgd"], out["sam"] = right(st.x), right(w.unsqueeze(-2))
     return {"flat": out, "R": R, "steps": steps, "K": K, "lr": lr, "sigma": sigma, "barrier": top_x}
 
 
@@ -396,23 +395,21 @@ def experiment_smoothing(quick=True, seed=0, K=16, lr=0.05, sigma=(2.0, 0.7), ev
     sig = torch.tensor(sigma, dtype=F64)
 
     def orc(x, t, rng):
-        return None, land.grad(x) + sig * torch.randn(x.shape, generator=rng, dtype=F64)
+        return None, land.grad(x) + sig * rng.normal(t, tuple(x.shape[-2:]))
 
     m = dynamics.make("dsgd", T.ring(K), lr=lr)
-    st = m.init(torch.zeros(R, K, 2, dtype=F64))
-    gen = torch.Generator().manual_seed(seed)
+    r = dynamics.rollout(m, orc, torch.zeros(R, K, 2, dtype=F64), 0, seed=seed)
     y, xq, xs, xt, xis = [], [], [], [], []
-    for t in range(burn + steps):
-        st = m.step(st, orc, t, gen)
-        if t >= burn and (t - burn) % every == 0:
-            x = st.x
-            wa, Xi = x.mean(-2), sam.consensus_cov(x)
-            g0 = land.grad(wa)
-            y.append(land.grad(x).mean(-2) - g0)
-            xq.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi) - g0)
-            xs.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi.flip(-1).flip(-2)) - g0)
-            xt.append(0.5 * sam.grad_trace_hess(land, wa, Xi))
-            xis.append(Xi)
+    for t in range(burn + 1, burn + steps + 1, every):  # after burn-in, every `every` steps
+        r = dynamics.rollout(m, orc, r.state, t - r.t, t0=r.t, rng=r.rng)
+        x = r.state.x
+        wa, Xi = x.mean(-2), sam.consensus_cov(x)
+        g0 = land.grad(wa)
+        y.append(land.grad(x).mean(-2) - g0)
+        xq.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi) - g0)
+        xs.append(sam.smoothed_grad_quadrature(land.grad, wa, Xi.flip(-1).flip(-2)) - g0)
+        xt.append(0.5 * sam.grad_trace_hess(land, wa, Xi))
+        xis.append(Xi)
     def f(a):  # (R, n_times, d)
         return torch.stack(a, 1).numpy()
     return {"y": f(y), "x_quad": f(xq), "x_swapped": f(xs), "x_taylor": f(xt), "Xi": f(xis),

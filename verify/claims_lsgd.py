@@ -566,18 +566,23 @@ def _pct(x):
 
 # ---------------------------------------------------------------- 6. communication
 
+def _count_setup(K, seed):
+    """The instrumented counts' run: Rastrigin d = 3 with isotropic noise σ = 1 and one replica
+    of K workers from U[−2, 2]³: (oracle, x0 (1, K, 3), Streams(seed, 1))."""
+    orc = make_oracle(landscapes.get("rastrigin", d=3), noise="isotropic", sigma=1.0)
+    x0 = torch.rand(1, K, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 4 - 2
+    return orc, x0, Streams(seed, 1)
+
+
 def count_lsgd_vectors(K, groups, tau, tau_local, steps, seed=0, lam=0.1, lr=0.01):
     """Instrumented count of vectors received per step in an LSGD run: at each step the pull of
     the local-only and the global-only steps (same pre-state, same noise) are measured; a worker
     with a non-zero pull received the vector x + δ/λ; identical vectors to one worker count once.
     (A hand loop: each step compares three methods' steps from one pre-state.)"""
-    land = landscapes.get("rastrigin", d=3)
-    orc = make_oracle(land, noise="isotropic", sigma=1.0)
+    orc, x0, rng = _count_setup(K, seed)
     full = make("lsgd", lr=lr, lam=lam, lam_global=lam, tau=tau, tau_local=tau_local, groups=groups, K=K)
     loc = make("lsgd", lr=lr, lam=lam, lam_global=0.0, tau=tau, tau_local=tau_local, groups=groups, K=K)
     glo = make("lsgd", lr=lr, lam=0.0, lam_global=lam, tau=tau, tau_local=tau_local, groups=groups, K=K)
-    rng = Streams(seed, 1)
-    x0 = torch.rand(1, K, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 4 - 2
     s = full.init(x0, orc, rng)
     total = 0
     for t in range(steps):
@@ -599,11 +604,8 @@ def count_lsgd_vectors(K, groups, tau, tau_local, steps, seed=0, lam=0.1, lr=0.0
 def count_easgd_vectors(K, tau, steps, seed=0, alpha=0.1, lr=0.01):
     """Instrumented EASGD count: a worker whose step differs from its plain SGD step exchanged
     with the center (sent x^i, received x̃): 2 vectors."""
-    land = landscapes.get("rastrigin", d=3)
-    orc = make_oracle(land, noise="isotropic", sigma=1.0)
+    orc, x0, rng = _count_setup(K, seed)
     m = make("easgd_async", lr=lr, alpha=alpha, tau=tau, K=K)
-    rng = Streams(seed, 1)
-    x0 = torch.rand(1, K, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 4 - 2
     s = m.init(x0, orc, rng)
     total = 0
     for t in range(steps):
@@ -617,11 +619,9 @@ def count_easgd_vectors(K, tau, steps, seed=0, alpha=0.1, lr=0.01):
 def count_allreduce_vectors(K, tau, steps, seed=0, lr=0.01):
     """Instrumented local-SGD count: a step where the workers end equal is an averaging, costed
     as one ring all-reduce, 2(K − 1) vectors."""
-    land = landscapes.get("rastrigin", d=3)
-    orc = make_oracle(land, noise="isotropic", sigma=1.0)
+    orc, x0, _ = _count_setup(K, seed)
     m = make("local_sgd", topology.complete(K), lr=lr, period=tau)
     rec = {"eq": lambda s, m_, o, t: (s.x - s.x.mean(-2, keepdim=True)).abs().amax((-1, -2)) == 0.0}
-    x0 = torch.rand(1, K, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 4 - 2
     res = simulate(m, orc, x0, steps, seed=seed, record_every=1, recorders=rec, divergence=None)
     events = int(np.asarray(res.records["eq"])[1:].sum())
     return 2 * (K - 1) * events / steps

@@ -240,20 +240,19 @@ def simulate(method, problem, sigma: float, steps: int, R: int, seed: int, n_rec
     orc = GaussianOracle(problem, sigma)
     rng = Streams(seed, R)
     x0 = problem.x0.expand(problem.L, R, problem.K, problem.d).clone()
-    s = method.init(x0, orc, rng)
     every = max(1, steps // n_rec)
-    times, S, G = [], [], []
+    times = sorted({*range(every, steps + 1, every), steps} - {0})
+    S, G = [], []
     dead = torch.zeros(problem.L, R, dtype=torch.bool)
-    for t in range(steps):
-        s = method.step(s, orc, t, rng)
-        if (t + 1) % every == 0 or t + 1 == steps:
-            bad = ~torch.isfinite(s.x).flatten(2).all(-1) | (s.x.abs().flatten(2).amax(-1) > 1e6)
-            dead |= bad
-            x = torch.where(dead[..., None, None], torch.zeros_like(s.x), s.x)
-            inf = torch.tensor(math.inf, dtype=torch.float64)
-            S.append(torch.where(dead, inf, problem.subopt(x).mean(-1)))
-            G.append(torch.where(dead, inf, problem.gnorm2(x.mean(-2))))
-            times.append(t + 1)
+    r = dynamics.rollout(method, orc, x0, 0, rng=rng)  # the state at t = 0, then on to each record
+    for t in times:
+        r = dynamics.rollout(method, orc, r.state, t - r.t, t0=r.t, rng=rng)
+        x = r.state.x
+        dead |= ~torch.isfinite(x).flatten(2).all(-1) | (x.abs().flatten(2).amax(-1) > 1e6)
+        x = torch.where(dead[..., None, None], torch.zeros_like(x), x)
+        inf = torch.tensor(math.inf, dtype=torch.float64)
+        S.append(torch.where(dead, inf, problem.subopt(x).mean(-1)))
+        G.append(torch.where(dead, inf, problem.gnorm2(x.mean(-2))))
     return dict(times=np.array(times), S=torch.stack(S).numpy(), G=torch.stack(G).numpy())
 
 
