@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: replace one marked section of benchmarks/RESULTS.md."""
+"""Shared by the benchmark scripts: print a report and replace its marked section of
+benchmarks/RESULTS.md."""
 from __future__ import annotations
 
 import re
@@ -15,3 +16,11 @@ def write_section(results: Path, begin: str, end: str, text: str) -> None:
     else:
         body = body.rstrip() + "\n\n" + block + "\n"
     results.write_text(body)
+
+
+def publish(text: str, write: bool, writer, what: str) -> None:
+    """Print `text`; with `write`, hand it to `writer` (a script's write_section) and say so."""
+    print(text)
+    if write:
+        writer(text)
+        print(f"wrote {what}")

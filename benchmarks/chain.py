@@ -163,10 +163,7 @@ def main(argv=None):
                      f"{r['seconds']:.2f} | {r['peak_rss_gb']:.2f} | {r['mean_steps']:.6g} | {err} | "
                      f"{r.get('iterations', '-')} | {rel} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        write_section(text)
-        print(f"wrote the chain section of {RESULTS}")
+    _results.publish(text, a.write, write_section, f"the chain section of {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -124,7 +124,24 @@ def run_fused_path(case, R, T, threads):
     return time.perf_counter() - t0, tc, res.consensus[-1].numpy()
 
 
-# ---------------------------------------------------------------- numpy
+# ---------------------------------------------------------------- numpy and JAX
+def _gradient(xp, case, h):
+    """g(x) = f'(x) elementwise in the array module xp (numpy or jax.numpy): h x for the
+    quadratic (h broadcast over d), else the double-Gaussian derivative."""
+    def grad(x):
+        if case["land"] == "quad":
+            return h * x
+        u1, u2 = x - M1, x - M2
+        return (u1 / S1 ** 2) * xp.exp(K1 * u1 * u1) + (u2 / S2 ** 2) * xp.exp(K2 * u2 * u2)
+    return grad
+
+
+def _consensus(x, workers):
+    """(1/K) sum_k |x_k - xbar|^2 per replica of x (R, ., .) with the workers on axis `workers`
+    (2: numpy's (R, d, K); 1: JAX's (R, K, d)) and d on the other."""
+    return ((x - x.mean(workers, keepdims=True)) ** 2).sum(3 - workers).mean(-1)
+
+
 def run_numpy(case, R, T, threads):
     K, d = case["K"], case["d"]
     W = ring_W(K)
@@ -132,16 +149,8 @@ def run_numpy(case, R, T, threads):
     rng = np.random.default_rng(0)
     x = np.full((R, d, K), -1.0)   # workers last: x @ W.T mixes
     m = np.zeros_like(x)
-    h = HDIAG[:d].reshape(1, d, 1)
-
-    def grad(x):
-        if case["land"] == "quad":
-            return h * x
-        u1, u2 = x - M1, x - M2
-        return (u1 / S1 ** 2) * np.exp(K1 * u1 * u1) + (u2 / S2 ** 2) * np.exp(K2 * u2 * u2)
-
-    def cons(x):
-        return ((x - x.mean(-1, keepdims=True)) ** 2).sum(1).mean(-1)
+    grad = _gradient(np, case, HDIAG[:d].reshape(1, d, 1))
+    cons = functools.partial(_consensus, workers=2)
     t0 = time.perf_counter()
     recs = [cons(x)]
     for t in range(T):
@@ -156,23 +165,14 @@ def run_numpy(case, R, T, threads):
     return time.perf_counter() - t0, 0.0, recs[-1]
 
 
-# ---------------------------------------------------------------- JAX
 def run_jax(case, R, T, threads):
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     K, d = case["K"], case["d"]
     W = jnp.asarray(ring_W(K))
-    h = jnp.asarray(HDIAG[:d])
-
-    def grad(x):
-        if case["land"] == "quad":
-            return h * x
-        u1, u2 = x - M1, x - M2
-        return (u1 / S1 ** 2) * jnp.exp(K1 * u1 * u1) + (u2 / S2 ** 2) * jnp.exp(K2 * u2 * u2)
-
-    def cons(x):
-        return ((x - x.mean(1, keepdims=True)) ** 2).sum(-1).mean(-1)
+    grad = _gradient(jnp, case, jnp.asarray(HDIAG[:d]))
+    cons = functools.partial(_consensus, workers=1)
 
     def step(carry, key):
         x, m = carry
@@ -410,10 +410,7 @@ def main(argv=None):
                 f"{best[3] * t_mem:.1%} of the memory floor: "
                 f"{'compute (transcendental) bound' if t_comp > t_mem else 'memory bound'} side.\n")
     text = "\n".join(lines)
-    print(text)
-    if a.write:
-        write_section(text)
-        print(f"wrote the peers section of {RESULTS}")
+    _results.publish(text, a.write, write_section, f"the peers section of {RESULTS}")
 
 
 if __name__ == "__main__":
