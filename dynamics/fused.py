@@ -17,9 +17,11 @@ the compiler's vector math library, so compiled draws equal the streams' to ~1 u
 Supported: methods 'dsgd' (x <- W x - lr g) and 'dsgdm' (m <- beta m + g; x <- W(x - lr m)),
 a fixed topology (period 1), isotropic noise g = grad f(x) + (sigma/sqrt(B)) z from any
 `Landscape` whose grad is a tensor expression, records of the consensus distance
-(docs/theory.md §0). `dynamics.simulate(..., fused=True)` steps with the same kernel through
-`stepper` (one step per call) and keeps its own recorders, events and checks. Anything else:
-use `dynamics.simulate` on its per-step path.
+(docs/theory.md §0). `dynamics.simulate(..., fused=True)` runs the same kernel through
+`stepper` in leaps of steps between its record times, with its own recorders: each call also
+returns the largest |x_ij| reached, from which simulate knows whether a divergence check could
+have fired inside the leap (if so it steps that stretch again one step at a time, on the same
+draws). Anything else: use `dynamics.simulate` on its per-step path.
 """
 from __future__ import annotations
 
@@ -43,15 +45,11 @@ def compiler_available() -> bool:
 
 def _keys(seed: int, stream: int, t0: int, steps: int) -> torch.Tensor:
     """(steps, 3) int32 keys of the three hash chains of `Streams._make_normal` at t0.. ."""
-    out = []
-    for u in range(t0, t0 + steps):
-        row = []
-        for st, salt in ((2 * stream, 0x3C6EF372), (2 * stream, 0x1B873593), (2 * stream + 1, 0x5BD1E995)):
-            k0 = _mix32_int((seed * 0x9E3779B1 + st * 0x85EBCA77 + salt) & _M32)
-            k = _mix32_int(k0 ^ (u & _M32))
-            row.append(_i32(_mix32_int(k ^ ((u >> 32) & _M32))))
-        out.append(row)
-    return torch.tensor(out, dtype=torch.int32)
+    k0 = [_mix32_int((seed * 0x9E3779B1 + st * 0x85EBCA77 + salt) & _M32)
+          for st, salt in ((2 * stream, 0x3C6EF372), (2 * stream, 0x1B873593), (2 * stream + 1, 0x5BD1E995))]
+    out = [[_i32(_mix32_int(_mix32_int(k ^ (u & _M32)) ^ ((u >> 32) & _M32))) for k in k0]
+           for u in range(t0, t0 + steps)]
+    return torch.tensor(out, dtype=torch.int32).reshape(steps, 3)
 
 
 def _mix(x):
@@ -106,7 +104,10 @@ def _make_block(name, plan, grad, lr, beta, noise_scale, K, d):
     n = K * d
 
     def block(x, m, keys, idc, a, b):
+        """keys.shape[0] steps from (x, m) -> (x, m, the largest |x_ij| of the states after
+        each step; NaN when one holds a NaN)."""
         R = x.shape[0]
+        peak = None
         for s in range(keys.shape[0]):
             z = _normals(keys[s], idc, a, b, n).reshape(R, K, d)
             g = grad(x) + noise_scale * z
@@ -115,16 +116,19 @@ def _make_block(name, plan, grad, lr, beta, noise_scale, K, d):
             else:
                 m = beta * m + g
                 x = _mixed(plan, x - lr * m)
-        return x, m
+            top = x.abs().amax()
+            peak = top if peak is None else torch.maximum(peak, top)
+        return x, m, peak
     return block
 
 
 def stepper(method, landscape, replicas, *, seed: int, sigma: float, batch: int, stream: int, K: int,
             d: int, block: int = 1, compile: bool = True):
-    """(advance, compiled): advance(x, m, t0, n) -> (x, m) runs n steps of `method` from time t0
-    (x, m (R, K, d) float64; m is the momentum buffer, passed through unchanged by 'dsgd') with
-    the draws of `Streams(seed, replicas)` at times t0..t0+n-1, in calls of `block` steps (n a
-    multiple of block). `replicas` an int R (ids 0..R-1) or the ids (R,). No validation: callers
+    """(advance, compiled): advance(x, m, t0, n) -> (x, m, peak) runs n >= 1 steps of `method`
+    from time t0 (x, m (R, K, d) float64; m is the momentum buffer, passed through unchanged by
+    'dsgd') with the draws of `Streams(seed, replicas)` at times t0..t0+n-1, in calls of `block`
+    steps (n a multiple of block); peak (a 0-d tensor) is max |x_ij| over the n states after
+    each step, NaN when one of them holds a NaN. `replicas` an int R (ids 0..R-1) or the ids (R,). No validation: callers
     (`run_fused`, `dynamics.simulate`) check the method, landscape and sizes."""
     name, top = method.name, method.topology
     lr, beta = float(method.hp["lr"]), float(method.hp.get("beta", 0.0))
@@ -144,9 +148,11 @@ def stepper(method, landscape, replicas, *, seed: int, sigma: float, batch: int,
 
     def advance(x, m, t0: int, n: int):
         keys = _keys(int(seed), int(stream), t0, n)
+        peaks = []
         for s in range(0, n, block):
-            x, m = fn(x, m, keys[s:s + block], idc, a, b)
-        return x, m
+            x, m, peak = fn(x, m, keys[s:s + block], idc, a, b)
+            peaks.append(peak)
+        return x, m, torch.stack(peaks).amax()
     return advance, compiled
 
 
@@ -212,7 +218,7 @@ def run_fused(method, landscape, x0, steps: int, *, replicas: int, seed: int = 0
     m = torch.zeros_like(x)
     cons = [_consensus(x)]
     for t in range(0, steps, record_every):
-        x, m = advance(x, m, t, record_every)
+        x, m, _ = advance(x, m, t, record_every)
         cons.append(_consensus(x))
     return FusedResult(times=np.arange(0, steps + 1, record_every), consensus=torch.stack(cons),
                        x=x, compiled=compiled)

@@ -44,10 +44,12 @@ _DEFAULT = ("loss_avg", "consensus", "loss_workers")
 _STOP_ON = ("centroid", "any", "all")
 _KINDS = np.array(["none", "stop", "diverged"])
 _CHECK_EVERY = 64  # steps between host-side "all replicas stopped?" checks
+_LEAP = 64  # the most steps of one fused leap (what a leap that met a divergence costs again)
 _WARN_BYTES = 1e9  # print an estimate when the recorders will hold more than this
-# fused=None picks the fused kernel from R * K * steps worker-steps on: the compile (~7 s on the
-# 2-core box, once per process and configuration) is paid back at ~2.4e-8 s saved per worker-step
-# (2.7e7 -> 7.8e7 worker-steps/s, benchmarks/RESULTS.md); every recorded claim runs below it
+# fused=None picks the fused kernel from R * K * steps worker-steps on: the compile (once per
+# process and shape; on the 2-core box ~6-7 s from torch's on-disk cache, ~40 s the first time) is
+# paid back at ~2.4e-8 s saved per worker-step (2.7e7 -> 7.8e7 worker-steps/s,
+# benchmarks/RESULTS.md); every recorded claim runs below it
 _FUSED_MIN_WORK = 3 * 10 ** 8
 _FUSED_COMPILE = True  # False runs the fused kernel eagerly (tests: bit-identical to the steps)
 
@@ -353,11 +355,13 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     times; above 1 GB a one-line estimate is printed to stderr when the first record is taken.
     `fused`: True steps with `dynamics.fused` (one torch.compile'd kernel for oracle + noise +
     update, the same counter-based draws; compiled results equal the per-step path's to
-    ~1e-12 relative, events at the same steps) and raises ValueError naming why when the run
+    ~1e-12 relative, events at the same steps), in leaps from one record time to the next
+    (at most 64 steps) while no replica can have diverged (a leap that left the bound is
+    stepped again one step at a time), and raises ValueError naming why when the run
     is not eligible: a registered 'dsgd'/'dsgdm' with a fixed topology, a
     `landscapes.noise.oracle(..., noise='isotropic')` on a homogeneous landscape, CPU,
     float64, a C++ compiler, no stop / checkpoint / resume. None (default) takes it when
-    eligible and R·K·steps >= 3e8 worker-steps (below that the compile, ~7 s, does not pay);
+    eligible and R·K·steps >= 3e8 worker-steps (below that the compile, 6-40 s, does not pay);
     False never. `config['path']` says which ran: 'fused' or 'steps'.
     """
     steps, device = _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop,
@@ -402,9 +406,10 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
 
     blob = _read_checkpoint(ck, device, fingerprint) if resume and ck.exists() else None
     run = _start(method, oracle, x0, rng, guard, list(recs), times, blob)
-    step = _fused_step(method, oracle, ids, seed, K, d, config, fused) if use_fused else method.step
-    _loop(run, step, oracle, rng, steps, times, record, save if ck is not None and checkpoint_every else None,
-          checkpoint_every, guard, dtype, progress)
+    fast = _Fused(method, oracle, ids, seed, K, d, config, fused, guard) if use_fused else None
+    _loop(run, fast.step if fast else method.step, fast.leap if fast else None, oracle, rng, steps, times,
+          record, save if ck is not None and checkpoint_every else None, checkpoint_every, guard, dtype,
+          progress)
     if "record_bytes" not in config:  # no record was taken
         _note_bytes(config, run.rows, len(times))
     ev = run.ev
@@ -471,11 +476,16 @@ def _start(method, oracle, x0, rng, guard, names, times, blob) -> _Run:
     return _Run(state, guard.check(state.x, 0, ev), {n: [] for n in names}, 0, 0)
 
 
-def _loop(run, step, oracle, rng, steps, times, record, save, checkpoint_every, guard, dtype, progress):
+def _loop(run, step, leap, oracle, rng, steps, times, record, save, checkpoint_every, guard, dtype,
+          progress):
     """Step `run` from run.t up to `steps` (earlier once every replica is frozen): freeze the
     replicas with an event, flag events, take the records due, save() every checkpoint_every
     steps (save None: never); then the records still due, on the frozen states, and a last
-    save. The first step's state must keep `dtype`."""
+    save. The first step's state must keep `dtype`.
+    `leap(state, t, n)` (None: never) may stand for n calls of `step` while every replica is
+    active and there is no stop predicate: n up to the next record, checkpoint or _LEAP steps;
+    it returns None when an event may have happened on the way, and those n steps are then
+    taken one by one (the same draws)."""
     t0 = run.t
 
     def due():  # the next scheduled record time, -1 when none is left
@@ -489,17 +499,28 @@ def _loop(run, step, oracle, rng, steps, times, record, save, checkpoint_every, 
     # the per-replica event bookkeeping while no event can have happened
     host = run.ev.active.device.type == "cpu"
     all_active = host and bool(run.ev.active.all())
+    one_by_one = t0  # no leap before this step (a leap that may have met an event is retaken)
     while running and run.t < steps:
         t = run.t
-        new = step(run.state, oracle, t, rng)
-        if t == t0 and new.x.dtype != dtype:  # a dtype the run does not keep is refused, not relabelled
-            raise ValueError(f"dtype={dtype} is not honoured: after one step the state is {new.x.dtype} "
-                             f"(the oracle or method computes in another precision); use dtype={new.x.dtype}")
-        run.state = new if all_active else _freeze(run.ev.active, new, run.state, R)
-        run.t = t = t + 1
-        if not (host and guard.stop is None and guard.surely_finite(run.state.x)):
-            run.ev = guard.check(run.state.x, t, run.ev)
-            all_active = host and bool(run.ev.active.all())
+        new = None
+        if leap is not None and all_active and guard.stop is None and t >= one_by_one:
+            n = min(steps, due() if due() > t else steps, t + _LEAP,
+                    t - t % checkpoint_every + checkpoint_every if save is not None else steps) - t
+            new = leap(run.state, t, n)
+            one_by_one = t + n
+        if new is not None:
+            run.state = new
+            run.t = t = t + n
+        else:
+            new = step(run.state, oracle, t, rng)
+            if t == t0 and new.x.dtype != dtype:  # a dtype the run does not keep is refused, not relabelled
+                raise ValueError(f"dtype={dtype} is not honoured: after one step the state is {new.x.dtype} "
+                                 f"(the oracle or method computes in another precision); use dtype={new.x.dtype}")
+            run.state = new if all_active else _freeze(run.ev.active, new, run.state, R)
+            run.t = t = t + 1
+            if not (host and guard.stop is None and guard.surely_finite(run.state.x)):
+                run.ev = guard.check(run.state.x, t, run.ev)
+                all_active = host and bool(run.ev.active.all())
         if t == due():
             record(run, t)
         if save is not None and t % checkpoint_every == 0:
@@ -574,35 +595,48 @@ def _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume) -> s
     return ""
 
 
-def _fused_step(method, oracle, ids, seed, K, d, config, required):
-    """A drop-in for method.step(state, oracle, t, rng) that runs one step of the fused kernel
-    (dynamics.fused.stepper) with the draws of Streams(seed, ids) at time t. When the first
-    call fails (a landscape gradient torch.compile cannot trace) and the fused path was not
-    required, every step goes to method.step and config['path'] becomes 'steps'."""
-    from . import fused
-    advance, _ = fused.stepper(method, oracle.landscape, ids, seed=int(seed), sigma=oracle.sigma,
-                               batch=oracle.batch, stream=oracle.stream, K=K, d=d, compile=_FUSED_COMPILE)
-    momentum = method.name == "dsgdm"
-    first = [True]
+class _Fused:
+    """simulate's fused path (dynamics.fused.stepper, the draws of Streams(seed, ids)).
 
-    def one(state, t):
-        x, m = advance(state.x, state.m if momentum else state.x, t, 1)
-        return state._replace(x=x, m=m) if momentum else state._replace(x=x)
+    `step(state, oracle, t, rng)` is a drop-in for method.step: one fused step. `leap(state, t,
+    n)` runs n fused steps at once and returns the state at t + n when no divergence check can
+    have fired on the way (every state's max |x_ij| within the guard's bound, as
+    `_Guard.surely_finite`), else None: the caller then steps t..t+n again one step at a time
+    from the same state, with the same draws. When the first fused call fails (a landscape
+    gradient torch.compile cannot trace) and the fused path was not required, config['path']
+    becomes 'steps': every step goes to method.step and leap returns None."""
 
-    def step(state, oracle, t, rng):
-        if config["path"] == "steps":
-            return method.step(state, oracle, t, rng)
-        if not first[0]:
-            return one(state, t)
-        first[0] = False
+    def __init__(self, method, oracle, ids, seed, K, d, config, required, guard):
+        from . import fused
+        self.advance, _ = fused.stepper(method, oracle.landscape, ids, seed=int(seed), sigma=oracle.sigma,
+                                        batch=oracle.batch, stream=oracle.stream, K=K, d=d,
+                                        compile=_FUSED_COMPILE)
+        self.method, self.config, self.required = method, config, required
+        self.bound = math.inf if guard.divergence is None else float(guard.divergence) / math.sqrt(d)
+        self.tried = False
+
+    def _run(self, state, t, n):
+        """(the state after n fused steps, their peak |x_ij|), or None on the per-step path."""
+        if self.config["path"] == "steps":
+            return None
+        first, self.tried = not self.tried, True
         try:
-            return one(state, t)
+            momentum = self.method.name == "dsgdm"
+            x, m, peak = self.advance(state.x, state.m if momentum else state.x, t, n)
         except Exception:  # noqa: BLE001 - the compiler's many failure types
-            if required:
+            if self.required or not first:
                 raise
-            config["path"] = "steps"
-            return method.step(state, oracle, t, rng)
-    return step
+            self.config["path"] = "steps"
+            return None
+        return (state._replace(x=x, m=m) if momentum else state._replace(x=x)), float(peak)
+
+    def step(self, state, oracle, t, rng):
+        out = self._run(state, t, 1)
+        return self.method.step(state, oracle, t, rng) if out is None else out[0]
+
+    def leap(self, state, t, n):
+        out = self._run(state, t, n)
+        return out[0] if out is not None and math.isfinite(out[1]) and out[1] <= self.bound else None
 
 
 def _read_checkpoint(ck: Path, device, fingerprint: dict) -> dict:

@@ -128,3 +128,69 @@ def test_a_kernel_that_fails_falls_back_unless_required(monkeypatch):
     assert got.config["path"] == "steps" and np.array_equal(got.x, ref.x)
     with pytest.raises(RuntimeError, match="cannot trace"):
         simulate(_meth("dsgd"), ORC, X0, 12, replicas=3, fused=True)
+
+
+def _spy_advance(monkeypatch):
+    """Record (t0, n) of every fused kernel call simulate makes (the eager kernel)."""
+    monkeypatch.setattr(sim_mod, "_FUSED_COMPILE", False)
+    calls, real = [], fused.stepper
+
+    def stepper(*a, **k):
+        advance, compiled = real(*a, **k)
+
+        def spy(x, m, t0, n):
+            calls.append((t0, n))
+            return advance(x, m, t0, n)
+        return spy, compiled
+    monkeypatch.setattr(fused, "stepper", stepper)
+    return calls
+
+
+def test_leaps_run_from_record_to_record(monkeypatch):
+    """Nothing happens: one kernel call per stretch between records, at most _LEAP steps."""
+    calls = _spy_advance(monkeypatch)
+    args = dict(replicas=3, seed=2, record_every=[0, 7, 100], recorders=("consensus",))
+    got = simulate(_meth("dsgdm"), ORC, X0, 100, fused=True, **args)
+    assert calls == [(0, 7), (7, sim_mod._LEAP), (7 + sim_mod._LEAP, 93 - sim_mod._LEAP)]
+    ref = simulate(_meth("dsgdm"), ORC, X0, 100, fused=False, **args)
+    assert np.array_equal(got.x, ref.x) and np.array_equal(got.records["consensus"], ref.records["consensus"])
+
+
+def test_a_leap_that_met_a_divergence_is_stepped_again_one_by_one(monkeypatch):
+    """The first leap (0..40) holds a divergence: it is retaken step by step from step 0 (the
+    same draws), so event steps that fall inside a leap come out as on the per-step path."""
+    calls = _spy_advance(monkeypatch)
+    args = dict(replicas=torch.tensor([7, 2, 5, 0]), seed=4, record_every=[0, 40], divergence=1.8)
+    got = simulate(_meth("dsgd"), ORC, X0, 40, fused=True, **args)
+    ref = simulate(_meth("dsgd"), ORC, X0, 40, fused=False, **args)
+    assert calls[0] == (0, 40) and calls[1:] == [(t, 1) for t in range(40)]
+    assert ref.diverged.any() and ((ref.diverged_step > 1) & (ref.diverged_step < 40)).any()
+    _events_equal(ref, got)
+    assert np.array_equal(got.x, ref.x)
+    for k in ref.records:
+        assert np.array_equal(ref.records[k], got.records[k]), k
+
+
+COMPILED = pytest.param(True, marks=[pytest.mark.slow, pytest.mark.skipif(
+    not fused.compiler_available(), reason="no C++ compiler for torch.compile")])
+
+
+@pytest.mark.parametrize("compiled", [False, COMPILED])
+@pytest.mark.parametrize("divergence", [None, 1e6])
+def test_overflow_to_nan_inside_a_leap(monkeypatch, divergence, compiled):
+    """An unstable step size: the iterates pass the threshold, overflow to inf and NaN inside
+    a leap; the events are those of the per-step path (divergence=None: NaN/Inf only), also
+    with the compiled kernel (its peak must not drop a NaN)."""
+    monkeypatch.setattr(sim_mod, "_FUSED_COMPILE", compiled)
+    land = get("quadratic", H=[[1.0]], x_star=[0.0])
+    orc = oracle(land, noise="isotropic", sigma=1.0)
+    args = dict(replicas=3, seed=1, record_every=[0, 150], divergence=divergence)
+    res = {f: simulate(dynamics.make("dsgd", TOP, lr=400.0), orc, X0, 150, fused=f, **args)
+           for f in (False, True)}
+    ref, got = res[False], res[True]
+    assert got.config["path"] == "fused" and ref.diverged.all()
+    assert (ref.diverged_step > (100 if divergence is None else 1)).all()  # (inf needs > 100 steps)
+    _events_equal(ref, got)
+    for k in ref.records:  # (NaN where the per-step path has NaN)
+        np.testing.assert_allclose(got.records[k], ref.records[k], rtol=1e-12 if compiled else 0, atol=0)
+    np.testing.assert_allclose(got.x, ref.x, rtol=1e-12 if compiled else 0, atol=0)
