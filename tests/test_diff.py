@@ -1,10 +1,10 @@
-"""verify/compare.py: two run folders compared bit for bit, claim by claim."""
+"""verify/diff.py: two run folders compared bit for bit, claim by claim."""
 from __future__ import annotations
 
 import math
 
 from verify.claims import Evidence, value
-from verify.compare import compare, largest_change, main
+from verify.diff import compare, largest_change, main
 from verify.runner import claims_document, write_json
 
 

@@ -1,4 +1,4 @@
-"""python -m verify.compare RUN_A RUN_B: are two runs' results the same, bit for bit?
+"""python -m verify.diff RUN_A RUN_B: are two runs' results the same, bit for bit?
 
 For every claim in either run's claims.json: 'same' when verdict, predicted, measured,
 reported, data, headline and finding are equal as stored (JSON numbers compared exactly, no
@@ -63,7 +63,7 @@ def compare(run_a, run_b) -> dict[str, dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m verify.compare", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m verify.diff", description=__doc__.split("\n\n")[0])
     p.add_argument("run_a")
     p.add_argument("run_b")
     args = p.parse_args(argv)
