@@ -13,7 +13,7 @@ def describe(name: str) -> str:
     """'name  lr=<required>, beta=0.9  -- first docstring line' for one algorithm."""
     hp = base.hyper_parameters(name)
     args = ", ".join(f"{k}=<required>" if v is None and k == "lr" else f"{k}={v!r}" for k, v in hp.items())
-    doc = (base._REGISTRY[name].__doc__ or "").strip().splitlines()
+    doc = (base.ALGORITHMS.builder(name).__doc__ or "").strip().splitlines()
     return f"{name}  ({args})" + (f"\n    {doc[0].strip()}" if doc else "")
 
 

@@ -15,15 +15,17 @@ in-place writes to inputs, no Python branching on tensor values) so that
 """
 from __future__ import annotations
 
-import difflib
-import inspect
 import math
+import numbers
 from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import torch
 
-_REGISTRY: dict[str, Callable[..., "Method"]] = {}
+from landscapes.registry import Registry, did_you_mean  # noqa: F401  (did_you_mean: used as base.did_you_mean)
+
+# name -> builder `f(topology, **hp) -> Method` (the registry idiom of landscapes.registry)
+ALGORITHMS = Registry("algorithm", word="hyper-parameter", positional=1)
 
 
 class Method(NamedTuple):
@@ -36,53 +38,22 @@ class Method(NamedTuple):
     topology: Any = None
 
 
-def register(name: str):
-    """Decorator adding a builder `f(topology, **hp) -> Method` to the registry."""
-    def deco(fn):
-        if name in _REGISTRY:
-            raise ValueError(f"algorithm {name!r} registered twice")
-        _REGISTRY[name] = fn
-        return fn
-    return deco
+register = ALGORITHMS.register  # decorator adding a builder `f(topology, **hp) -> Method`
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def did_you_mean(name, choices) -> str:
-    """' (did you mean 'x'?)' for a near-miss name among `choices`, else ''."""
-    if not isinstance(name, str):
-        return ""
-    close = difflib.get_close_matches(name, [str(c) for c in choices], n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    return ALGORITHMS.names()
 
 
 def hyper_parameters(name: str) -> dict:
     """Accepted hyper-parameters of algorithm `name` and their defaults (None = required)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown algorithm {name!r}{did_you_mean(name, _REGISTRY)}; "
-                         f"choose from: {', '.join(sorted(_REGISTRY))}")
-    sig = inspect.signature(_REGISTRY[name])
-    return {k: (None if p.default is inspect.Parameter.empty else p.default)
-            for k, p in sig.parameters.items() if k != "topology" and p.kind is not p.VAR_KEYWORD}
+    return ALGORITHMS.defaults(name)
 
 
 def make(name: str, topology=None, **hp) -> Method:
     """Build a registered algorithm; unknown name -> ValueError listing the names (with a
     'did you mean'); unknown hyper-parameter -> ValueError listing the accepted ones."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"unknown algorithm {name!r}{did_you_mean(name, _REGISTRY)}; "
-                         f"choose from: {', '.join(sorted(_REGISTRY))}")
-    builder = _REGISTRY[name]
-    sig = inspect.signature(builder)
-    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        accepted = [k for k in sig.parameters if k != "topology"]
-        for k in hp:
-            if k not in accepted:
-                raise ValueError(f"unknown hyper-parameter {k!r} for algorithm {name!r}"
-                                 f"{did_you_mean(k, accepted)}; accepted: {', '.join(accepted) or '(none)'}")
-    return builder(topology, **hp)
+    return ALGORITHMS.build(name, topology, **hp)
 
 
 def _is_number(v) -> bool:
@@ -96,6 +67,30 @@ def check_lr(lr, name="lr"):
     if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"{name} (step size) must be a positive finite number, got {lr!r}")
     return float(lr)
+
+
+def replica_ids(replicas, x0: torch.Tensor) -> torch.Tensor:
+    """The replica ids of a run (simulate, rollout): None -> 0..R-1 with R from x0 (R, K, d) or 1
+    for (K, d); an int R >= 1 -> 0..R-1; a 1-D tensor of distinct ids >= 0 (a sub-ensemble whose
+    rows reproduce those rows of the full run). Anything else: ValueError naming replicas."""
+    if replicas is None:
+        n = x0.shape[0] if x0.ndim == 3 else 1
+        return torch.arange(n)
+    if isinstance(replicas, bool):
+        raise ValueError(f"replicas must be an int >= 1 or a 1-D tensor of replica ids, got {replicas!r}")
+    if isinstance(replicas, numbers.Integral):
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {replicas}")
+        return torch.arange(int(replicas))
+    ids = torch.as_tensor(replicas)
+    if ids.ndim != 1 or ids.numel() == 0 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+        raise ValueError(f"replicas must be an int >= 1 or a non-empty 1-D integer tensor of ids, "
+                         f"got {replicas!r}")
+    if bool((ids < 0).any()):
+        raise ValueError("replicas: replica ids must be >= 0")
+    if ids.unique().numel() != ids.numel():
+        raise ValueError("replicas: replica ids must be distinct")
+    return ids.to(torch.int64).cpu()
 
 
 def lr_schedule(lr, name="lr"):

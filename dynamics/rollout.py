@@ -21,8 +21,7 @@ import torch
 
 from landscapes.rng import Streams
 
-from .base import check_int
-from .simulate import _replica_ids
+from .base import check_int, replica_ids
 
 __all__ = ["Rollout", "rollout"]
 
@@ -95,7 +94,7 @@ def rollout(method, oracle, x0_or_state, steps: int, *, t0: int = 0, seed: int =
         raise ValueError(f"x0_or_state must be a tensor x0 (..., K, d) or a method state with a field x, "
                          f"got {type(x0_or_state).__name__}{shape}")
     if rng is None:
-        ids = _replica_ids(replicas, x)
+        ids = replica_ids(replicas, x)
         if x.dim() == 2 and not given:
             x = x0_or_state = x.expand(ids.numel(), *x.shape).clone()
         rng = Streams(seed, ids.to(x.device), device=x.device, dtype=x.dtype)

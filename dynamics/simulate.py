@@ -35,7 +35,7 @@ import torch
 
 from landscapes.rng import Streams
 
-from . import runfolder
+from . import base, runfolder
 
 __all__ = ["RECORDERS", "SimResult", "consensus_distance", "simulate"]
 
@@ -114,27 +114,6 @@ class SimResult:
 
 
 # ---------------------------------------------------------------- validation helpers
-
-def _replica_ids(replicas, x0: torch.Tensor) -> torch.Tensor:
-    if replicas is None:
-        n = x0.shape[0] if x0.ndim == 3 else 1
-        return torch.arange(n)
-    if isinstance(replicas, bool):
-        raise ValueError(f"replicas must be an int >= 1 or a 1-D tensor of replica ids, got {replicas!r}")
-    if isinstance(replicas, (int, np.integer)):
-        if replicas < 1:
-            raise ValueError(f"replicas must be >= 1, got {replicas}")
-        return torch.arange(int(replicas))
-    ids = torch.as_tensor(replicas)
-    if ids.ndim != 1 or ids.numel() == 0 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
-        raise ValueError(f"replicas must be an int >= 1 or a non-empty 1-D integer tensor of ids, "
-                         f"got {replicas!r}")
-    if bool((ids < 0).any()):
-        raise ValueError("replicas: replica ids must be >= 0")
-    if ids.unique().numel() != ids.numel():
-        raise ValueError("replicas: replica ids must be distinct")
-    return ids.to(torch.int64).cpu()
-
 
 _N_RECORDS = 100  # record_every=None: about this many evenly spaced records
 
@@ -428,7 +407,7 @@ def _iterates(x0, replicas, device, dtype):
     x0 = torch.as_tensor(x0)
     if x0.ndim not in (2, 3) or x0.shape[-1] < 1 or x0.shape[-2] < 1:
         raise ValueError(f"x0 must have shape (K, d) or (R, K, d), got {tuple(x0.shape)}")
-    ids = _replica_ids(replicas, x0)
+    ids = base.replica_ids(replicas, x0)
     R = ids.numel()
     if x0.ndim == 3 and x0.shape[0] != R:
         raise ValueError(f"x0 has {x0.shape[0]} replicas on its first axis but replicas gives R = {R}")
@@ -569,7 +548,7 @@ def _fused_refusal(method, oracle, device, dtype, stop, checkpoint, resume) -> s
     """'' when `dynamics.fused` can step this run exactly as method.step does, else why not."""
     from landscapes.noise import Oracle
 
-    from . import base, fused
+    from . import fused
     name, top = getattr(method, "name", None), getattr(method, "topology", None)
     if name not in fused.SUPPORTED:
         return f"method {name!r} is not one of {fused.SUPPORTED}"

@@ -20,6 +20,8 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from landscapes.registry import Registry
+
 _TOL = 1e-10
 
 
@@ -391,30 +393,18 @@ def erdos_renyi(K: int, p: float = 0.3, seed: int = 0, tries: int = 1000) -> Top
     raise ValueError(f"erdos_renyi: no connected graph in {tries} draws at K={K}, p={p}; raise p")
 
 
-_BUILDERS = {
-    "ring": ring, "torus": torus, "grid": grid, "hypercube": hypercube,
-    "exponential": exponential, "exponential_undirected": exponential_undirected,
-    "one_peer_exponential": one_peer_exponential, "star": star, "complete": complete,
-    "erdos_renyi": erdos_renyi,
-}
+TOPOLOGIES = Registry("topology", positional=1, also="(or custom(W))")  # name -> builder(K, **kw)
+for _name, _fn in (("ring", ring), ("torus", torus), ("grid", grid), ("hypercube", hypercube),
+                   ("exponential", exponential), ("exponential_undirected", exponential_undirected),
+                   ("one_peer_exponential", one_peer_exponential), ("star", star),
+                   ("complete", complete), ("erdos_renyi", erdos_renyi)):
+    TOPOLOGIES.register(_name, _fn)
 
 
 def names() -> list[str]:
-    return sorted(_BUILDERS) + ["custom"]
+    return TOPOLOGIES.names() + ["custom"]
 
 
 def get(name: str, K: int, **kw) -> Topology:
-    """Build a named topology; unknown name -> ValueError listing the names."""
-    if not isinstance(name, str) or name not in _BUILDERS:
-        import difflib
-        close = difflib.get_close_matches(name, list(_BUILDERS), n=3) if isinstance(name, str) else []
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise ValueError(f"unknown topology {name!r}{hint}; choose from: {', '.join(sorted(_BUILDERS))} "
-                         "(or custom(W))")
-    import inspect
-    accepted = list(inspect.signature(_BUILDERS[name]).parameters)[1:]
-    for k in kw:
-        if k not in accepted:
-            raise ValueError(f"unknown parameter {k!r} for topology {name!r}; accepted: "
-                             f"{', '.join(accepted) or '(none)'}")
-    return _BUILDERS[name](K, **kw)
+    """Build a named topology; unknown name or parameter -> ValueError listing the valid ones."""
+    return TOPOLOGIES.build(name, K, **kw)

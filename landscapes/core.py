@@ -9,11 +9,12 @@ hashable parameters, so repeated `get(name, **same)` calls share the computation
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+
+from .registry import Registry
 
 DTYPE = torch.float64
 
@@ -124,31 +125,13 @@ def polish(land: Landscape, x: torch.Tensor, steps: int = 4) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- registry
-_BUILDERS: dict[str, Callable[..., Landscape]] = {}
-
-
-def register(name: str):
-    """Decorator adding a builder `fn(**params) -> Landscape` under `name`."""
-    def deco(fn):
-        if name in _BUILDERS:
-            raise ValueError(f"landscape {name!r} registered twice")
-        _BUILDERS[name] = fn
-        return fn
-    return deco
-
-
-def did_you_mean(name, choices) -> str:
-    """' (did you mean 'x'?)' for a near-miss among `choices`, else ''."""
-    import difflib
-    if not isinstance(name, str):
-        return ""
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+LANDSCAPES = Registry("landscape")
+register = LANDSCAPES.register  # decorator adding a builder `fn(**params) -> Landscape` under a name
 
 
 def names() -> list[str]:
     """Registered landscape names, sorted."""
-    return sorted(_BUILDERS)
+    return LANDSCAPES.names()
 
 
 def get(name: str, **params) -> Landscape:
@@ -156,22 +139,15 @@ def get(name: str, **params) -> Landscape:
 
     Unknown name or parameter -> ValueError listing the valid ones; invalid parameter
     values -> ValueError naming the parameter."""
-    if not isinstance(name, str) or name not in _BUILDERS:
-        raise ValueError(f"unknown landscape {name!r}{did_you_mean(name, names())}; "
-                         f"choose from: {', '.join(names())}")
-    allowed = list(inspect.signature(_BUILDERS[name]).parameters)
-    for k in params:
-        if k not in allowed:
-            raise ValueError(f"unknown parameter {k!r} for landscape {name!r}{did_you_mean(k, allowed)}; "
-                             f"valid parameters: {', '.join(allowed) or '(none)'}")
+    fn = LANDSCAPES.check(name, params)
     key = tuple(sorted(params.items()))
     try:
         hash(key)
     except TypeError:
-        return _BUILDERS[name](**params)
+        return fn(**params)
     return _cached_build(name, key)
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_build(name: str, key: tuple) -> Landscape:
-    return _BUILDERS[name](**dict(key))
+    return LANDSCAPES.builder(name)(**dict(key))

@@ -16,7 +16,6 @@ from _spawn import free_port, join_group, leave, spawn
 import dynamics
 import landscapes
 from dynamics import topology as T
-from landscapes.rng import Streams
 
 K, D, R, STEPS, SEED = 4, 3, 2, 100, 5
 
@@ -46,12 +45,7 @@ def _top(name):
 
 def _reference(algo, top, hp, steps=STEPS):
     """Plain single-process loop of the same Method with the same seeds."""
-    orc, rng = _problem(), Streams(SEED, R)
-    m = dynamics.make(algo, _top(top), **hp)
-    s = m.init(_x0(), orc, rng)
-    for t in range(steps):
-        s = m.step(s, orc, t, rng)
-    return s.x
+    return dynamics.rollout(dynamics.make(algo, _top(top), **hp), _problem(), _x0(), steps, seed=SEED).state.x
 
 
 def _worker(rank, world, port, tasks, outdir, timeout):

@@ -19,7 +19,6 @@ from _spawn import join_group, leave, spawn
 import dynamics
 import landscapes
 from dynamics import topology as T
-from landscapes.rng import Streams
 
 REPO = Path(__file__).resolve().parents[1]
 D, R, STEPS, SEED = 2, 2, 12, 3
@@ -42,12 +41,8 @@ def _x0(K):
 
 
 def _reference(name, K, kw, algo="dsgd", steps=STEPS):
-    top, orc, rng = T.get(name, K, **kw), _oracle(K), Streams(SEED, R)
-    m = dynamics.make(algo, top, lr=0.05)
-    s = m.init(_x0(K), orc, rng)
-    for t in range(steps):
-        s = m.step(s, orc, t, rng)
-    return s.x
+    m = dynamics.make(algo, T.get(name, K, **kw), lr=0.05)
+    return dynamics.rollout(m, _oracle(K), _x0(K), steps, seed=SEED).state.x
 
 
 def _worker(rank, world, port, tasks, outdir, timeout):

@@ -158,3 +158,19 @@ def test_lr_schedule_itself():
         lr_schedule(-1)
     with pytest.raises(ValueError, match=r"^eta schedule"):
         lr_schedule(lambda t: -1.0, name="eta")
+
+
+@pytest.mark.parametrize("schedule", [False, True])
+def test_sabotage_lr_scale_scales_a_number_and_a_schedule(schedule):
+    """verify.sabotage.make(lr_scale=s) steps as the method built at s·lr (a number, or s·lr(t) at every t)."""
+    from verify import sabotage
+    K, d, steps = 4, 2, 5
+    _, orc, x0 = _problem(K, d, seed=3)
+    lr = (lambda t: 0.1 / (1 + t)) if schedule else 0.1
+    scaled = (lambda t: 2.5 * 0.1 / (1 + t)) if schedule else 0.25
+    got = _steps(lambda t: sabotage.make("dsgd", T.ring(K), lr=lr, lr_scale=2.5), orc, x0, steps)
+    want = _steps(lambda t: dynamics.make("dsgd", T.ring(K), lr=scaled), orc, x0, steps)
+    nominal = _steps(lambda t: dynamics.make("dsgd", T.ring(K), lr=lr), orc, x0, steps)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a.x, b.x, rtol=1e-15, atol=1e-15)
+    assert not torch.allclose(got[-1].x, nominal[-1].x)  # the scaling did something

@@ -74,7 +74,7 @@ def test_broken_plugins_are_refused_naming_the_problem(tmp_path, monkeypatch, mo
     with pytest.raises(PluginError, match=f"algorithm '{name}'") as exc:
         load_plugin(mod)
     assert needle in str(exc.value), str(exc.value)
-    assert name not in base._REGISTRY  # refused builders are unregistered again
+    assert name not in base.ALGORITHMS  # refused builders are unregistered again
 
 
 def test_state_without_x_and_not_a_namedtuple(tmp_path, monkeypatch):

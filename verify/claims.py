@@ -248,9 +248,8 @@ class Registry:
         return list(self._claims)
 
     def _hint(self, name) -> str:
-        import difflib
-        close = difflib.get_close_matches(str(name), self.ids(), n=3, cutoff=0.6)
-        return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        from landscapes.registry import did_you_mean
+        return did_you_mean(str(name), self.ids())
 
     def __getitem__(self, cid: str) -> Claim:
         if cid not in self._claims:

@@ -131,7 +131,7 @@ def check_builder(name: str, builder=None, topology=None, **hp: Any) -> None:
     (default hp_for(name)) and check the contract with and without a replica axis."""
     from dynamics import base
     from dynamics.topology import ring
-    builder = builder or base._REGISTRY.get(name)
+    builder = builder or base.ALGORITHMS.get(name)
     if builder is None:
         raise PluginError(f"algorithm {name!r} is not registered")
     top = ring(4) if topology is None else topology
@@ -151,15 +151,15 @@ def load_plugin(module: str) -> list[str]:
     Broken builders are unregistered and raise PluginError naming the problem."""
     import dynamics  # noqa: F401  (the package import fills the registry)
     from dynamics import base
-    before = set(base._REGISTRY)
+    before = set(base.ALGORITHMS.names())
     try:
         mod = sys.modules.get(module) or importlib.import_module(module)
-        new = sorted(set(base._REGISTRY) - before)
+        new = sorted(set(base.ALGORITHMS.names()) - before)
         if not new:  # imported earlier: its builders are those defined in it
-            new = sorted(n for n, f in base._REGISTRY.items() if getattr(f, "__module__", None) == mod.__name__)
+            new = sorted(n for n, f in base.ALGORITHMS.items() if getattr(f, "__module__", None) == mod.__name__)
         if not new:  # imported earlier and unregistered since (or refused): run it again
             mod = importlib.reload(mod)
-            new = sorted(set(base._REGISTRY) - before)
+            new = sorted(set(base.ALGORITHMS.names()) - before)
     except ImportError as exc:
         raise PluginError(f"plugin {module!r} cannot be imported: {exc}") from exc
     except ValueError as exc:  # e.g. dynamics.register: a name registered twice
@@ -173,7 +173,7 @@ def load_plugin(module: str) -> list[str]:
         try:
             check_builder(n)
         except PluginError:
-            base._REGISTRY.pop(n, None)
+            base.ALGORITHMS.unregister(n)
             _HP.pop(n, None)
             raise
     return new
@@ -182,7 +182,7 @@ def load_plugin(module: str) -> list[str]:
 def unregister(name: str) -> None:
     """Remove a plug-in's algorithm from the registry (tests, re-loading)."""
     from dynamics import base
-    base._REGISTRY.pop(name, None)
+    base.ALGORITHMS.unregister(name)
     _HP.pop(name, None)
 
 

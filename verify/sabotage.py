@@ -12,9 +12,11 @@ from dynamics.base import Method
 
 def make(name: str, topology=None, *, lr_scale: float = 1.0, **hp) -> Method:
     """`dynamics.make` with the step size multiplied by lr_scale (a mis-tuned or mis-specified
-    algorithm whose prediction, made at the nominal lr, is then wrong)."""
+    algorithm whose prediction, made at the nominal lr, is then wrong); a schedule lr(t) is
+    scaled at every t."""
     if "lr" in hp and lr_scale != 1.0:
-        hp = {**hp, "lr": hp["lr"] * lr_scale}
+        lr = hp["lr"]
+        hp = {**hp, "lr": (lambda t: lr(t) * lr_scale) if callable(lr) else lr * lr_scale}
     return dynamics.make(name, topology, **hp)
 
 
