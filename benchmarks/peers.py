@@ -10,9 +10,10 @@ for every path (each its own generator), same recorded metric. Cases:
   dsgdm_dg : DSGDm (m <- beta m + g; x <- W(x - lr m), beta = 0.9), the state-carrying case.
 Each path function returns (wall s, compile s, final consensus per replica (R,)).
 Paths: decentlab `simulate` (registered method + landscapes.noise.oracle, counter-based
-Streams) on its per-step path with 1 and 2 torch threads, with its defaults (fused=None,
-record_every=None, three recorders; the per-step path below fused=None's 3e8 worker-steps)
-and lean with fused=True (the fused kernel inside simulate); numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
+Streams) on its per-step path with threads=1 and 2, with its defaults (fused=None,
+record_every=None, three recorders, threads='auto'; the per-step path below fused=None's 3e8
+worker-steps) and lean with fused=True (the fused kernel inside simulate) at threads=1, 2 and
+'auto'; numpy over (R, [d,] K) with `x @ W.T` and PCG64 normals;
 JAX `jit` + `lax.scan` with `jax.random.normal` (x64); numba, one fused loop per replica under
 `prange` (np.random.standard_normal, per-thread state); `dynamics.fused.run_fused` (torch.compile
 of one step, the Streams draws). Figure: replica-worker-steps/s (R K steps / wall), after a
@@ -23,9 +24,10 @@ per normal, 1/2 log + 1/2 sqrt + 1/2 cos + 1/2 sin (Box–Muller pairs), and at 
 (x read and written once) if fully fused. The counter-based paths (decentlab) also hash: 3
 chains x 3 lowbias32 rounds per Box-Muller pair (~40 integer ops per normal), not counted.
 
-Run (full size, quiet machine, ~3-5 min):  .venv/bin/python benchmarks/peers.py --write
+Run (full size, quiet machine, ~8 min):  .venv/bin/python benchmarks/peers.py --write
 Small check (~1 min): .venv/bin/python benchmarks/peers.py --small
---write replaces the marked 'peers' section of benchmarks/RESULTS.md.
+Shared machine: --busy 2 runs every path beside another job of 2 torch threads (matrix products).
+--write replaces the marked 'peers' (or, with --busy, 'peers-busy') section of benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
@@ -58,6 +60,10 @@ HDIAG = np.linspace(0.5, 2.0, 10)
 SCALE = SIGMA / math.sqrt(BATCH)
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
+BUSY_BEGIN, BUSY_END = "<!-- peers-busy:begin -->", "<!-- peers-busy:end -->"
+# --busy N: another job on the machine, N torch threads multiplying 1500 x 1500 matrices forever
+BUSY_JOB = ("import torch, sys; torch.set_num_threads(int(sys.argv[1])); "
+            "a = torch.randn(1500, 1500, dtype=torch.float64)\nwhile True: a @ a")
 
 
 def ring_W(K):
@@ -75,10 +81,11 @@ CASES = {
 
 
 # ---------------------------------------------------------------- decentlab paths
-def run_simulate(case, R, T, threads, fused=False, lean=True):
+def run_simulate(case, R, T, threads, fused=False, lean=True, auto=False):
     """`simulate` on the per-step path (fused=False), the fused kernel (True) or auto (None);
     lean=True records the consensus every EVERY steps, False takes simulate's
-    defaults (loss_avg, consensus, loss_workers at ~100 record times)."""
+    defaults (loss_avg, consensus, loss_workers at ~100 record times). threads=`threads` is
+    passed to simulate, or with auto=True its default threads='auto' (from torch's `threads`)."""
     import dynamics
     from dynamics.simulate import simulate
     from dynamics.topology import ring
@@ -90,6 +97,8 @@ def run_simulate(case, R, T, threads, fused=False, lean=True):
     orc = oracle(land, noise="isotropic", sigma=SIGMA, batch=BATCH, with_loss=False)
     x0 = torch.full((case["K"], case["d"]), -1.0, dtype=torch.float64)
     rec = dict(record_every=EVERY, recorders=("consensus",)) if lean else {}
+    if not auto:
+        rec["threads"] = threads
     sim_mod = importlib.import_module("dynamics.simulate")  # (dynamics.simulate is the function)
     warm = fused if fused is not None else R * case["K"] * T >= sim_mod._FUSED_MIN_WORK
     t0 = time.perf_counter()
@@ -333,9 +342,12 @@ def roofline(case, rates):
 PATHS = {
     "decentlab simulate, 1 thread": (run_simulate, 1),
     "decentlab simulate, 2 threads": (run_simulate, 2),
-    "decentlab simulate, defaults (record_every=None, 3 recorders, auto fused), 2 threads":
-        (functools.partial(run_simulate, fused=None, lean=False), 2),
+    "decentlab simulate, defaults (record_every=None, 3 recorders, auto fused, threads='auto' from 2)":
+        (functools.partial(run_simulate, fused=None, lean=False, auto=True), 2),
+    "decentlab simulate, lean, fused=True, 1 thread": (functools.partial(run_simulate, fused=True), 1),
     "decentlab simulate, lean, fused=True, 2 threads": (functools.partial(run_simulate, fused=True), 2),
+    "decentlab simulate, lean, fused=True, threads='auto' from 2":
+        (functools.partial(run_simulate, fused=True, auto=True), 2),
     "decentlab fused (dynamics.fused), 2 threads": (run_fused_path, 2),
     "numpy (R, d, K), x @ W.T": (run_numpy, 2),
     "JAX jit + lax.scan (x64)": (run_jax, 2),
@@ -343,8 +355,17 @@ PATHS = {
 }
 
 
-def write_section(text):
-    _results.write_section(RESULTS, BEGIN, END, text)
+def write_section(text, busy=False):
+    _results.write_section(RESULTS, *((BUSY_BEGIN, BUSY_END) if busy else (BEGIN, END)), text)
+
+
+def start_busy(threads):
+    """The competing job of --busy (killed at exit); waits 5 s so that it runs at full speed."""
+    import atexit
+    job = subprocess.Popen([sys.executable, "-c", BUSY_JOB, str(threads)])
+    atexit.register(job.kill)
+    time.sleep(5)
+    return job
 
 
 def main(argv=None):
@@ -356,16 +377,27 @@ def main(argv=None):
     p.add_argument("--paths", default="all", help="comma-separated substrings of path names")
     p.add_argument("--small", action="store_true", help="R=256, 200 steps (development check)")
     p.add_argument("--write", action="store_true", help="replace the peers section of RESULTS.md")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="measure beside another job of N torch threads (a shared machine); "
+                        "--write then replaces the peers-busy section")
     a = p.parse_args(argv)
+    if a.busy < 0:
+        p.error(f"--busy must be >= 0 threads, got {a.busy}")
     if a.small:
         a.replicas, a.steps, a.quad_steps = 256, 200, 100
     paths = {k: v for k, v in PATHS.items()
              if a.paths == "all" or any(s.strip().lower() in k.lower() for s in a.paths.split(","))}
+    rates = machine_rates()  # of the machine alone, before any --busy job starts
+    if a.busy:
+        start_busy(a.busy)
     load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     when = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
-    rates = machine_rates()
-    lines = ["## Peers (same workload, other implementations)\n",
-             f"Command: `.venv/bin/python benchmarks/peers.py{' --small' if a.small else ''}"
+    flags = (" --small" if a.small else "") + (f" --busy {a.busy}" if a.busy else "") + \
+        (f" --cases {a.cases}" if a.cases != ",".join(CASES) else "") + (f" --paths '{a.paths}'" if a.paths != "all" else "")
+    title = (f"## Peers on a busy machine (another job of {a.busy} torch threads running throughout)\n"
+             if a.busy else "## Peers (same workload, other implementations)\n")
+    lines = [title,
+             f"Command: `.venv/bin/python benchmarks/peers.py{flags}"
              f" --replicas {a.replicas} --steps {a.steps} --quad-steps {a.quad_steps}`, run {when}; "
              f"`uptime`: {load}; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} CPUs visible. Workload and paths: benchmarks/peers.py docstring "
@@ -409,8 +441,11 @@ def main(argv=None):
                 f"({best[0]}) at {best[3]:.3g} rws/s = {best[3] * t_comp:.0%} of the compute floor, "
                 f"{best[3] * t_mem:.1%} of the memory floor: "
                 f"{'compute (transcendental) bound' if t_comp > t_mem else 'memory bound'} side.\n")
+    end = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    lines.append(f"`uptime` at the end: {end}.\n")
     text = "\n".join(lines)
-    _results.publish(text, a.write, write_section, f"the peers section of {RESULTS}")
+    _results.publish(text, a.write, functools.partial(write_section, busy=bool(a.busy)),
+                     f"the peers{'-busy' if a.busy else ''} section of {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -125,3 +125,21 @@ def is_complete(run_dir: str | Path, summary: str = "summary.json") -> bool:
         return bool(json.loads(p.read_text()).get(COMPLETE, False))
     except (OSError, json.JSONDecodeError, AttributeError):
         return False
+
+
+def cpu_info() -> dict:
+    """The CPU a run's numbers came from (env.json): its model name (/proc/cpuinfo, else
+    platform.processor()) and the vector ISA torch dispatches to. Transcendental kernels (exp,
+    sin, log) differ by an ulp between ISAs, and a chaotic Monte Carlo run (a multimodal
+    landscape, many steps) turns that into different sample means on another CPU."""
+    import platform
+
+    import torch
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cpu_model": model or platform.processor() or platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_count": os.cpu_count()}

@@ -36,6 +36,7 @@ import torch
 from landscapes.rng import Streams
 
 from . import base, runfolder
+from . import threads as threads_mod
 
 __all__ = ["RECORDERS", "SimResult", "consensus_distance", "simulate"]
 
@@ -268,7 +269,7 @@ def _check_method(method):
 
 
 def _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop, divergence,
-              checkpoint, checkpoint_every, fused, device):
+              checkpoint, checkpoint_every, fused, device, threads):
     """simulate's scalar arguments: a one-line ValueError naming the first bad one, else
     (steps as an int, device as a torch.device)."""
     _check_method(method)
@@ -301,6 +302,8 @@ def _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, sto
         raise ValueError("resume=True needs checkpoint=path")
     if fused not in (None, True, False):
         raise ValueError(f"fused must be None (auto), True or False, got {fused!r}")
+    if threads not in (None, "auto") and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be 'auto', None or an int >= 1, got {threads!r}")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' requested but CUDA is not available")
@@ -312,7 +315,7 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
              stop: Callable | None = None, stop_on: str = "centroid", divergence: float | None = 1e6,
              device="cpu", dtype=torch.float64, progress: bool = False,
              checkpoint=None, checkpoint_every: int | None = None, resume: bool = False,
-             fused: bool | None = None) -> SimResult:
+             fused: bool | None = None, threads: int | str | None = "auto") -> SimResult:
     """Run `method` on `oracle` for R replicas from `x0` ((K, d) broadcast, or (R, K, d)).
 
     `record_every`: None (default) records at about 100 evenly spaced times, every
@@ -342,9 +345,14 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     float64, a C++ compiler, no stop / checkpoint / resume. None (default) takes it when
     eligible and R·K·steps >= 3e8 worker-steps (below that the compile, 6-40 s, does not pay);
     False never. `config['path']` says which ran: 'fused' or 'steps'.
+    `threads`: torch's CPU intra-op threads for the run (restored after): 'auto' (default) uses
+    torch's current count, lowered to the cores other jobs leave free when the run has >= 1e7
+    worker-steps (`dynamics.threads`: a per-step run with more threads than free cores waits at
+    every operation's barrier, up to ~15x slower); an int sets it; None leaves it alone.
+    `config['threads']` is the count used. Results do not depend on it (tested).
     """
     steps, device = _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop,
-                              divergence, checkpoint, checkpoint_every, fused, device)
+                              divergence, checkpoint, checkpoint_every, fused, device, threads)
     x0, ids = _iterates(x0, replicas, device, dtype)
     R, K, d = x0.shape
     times = _schedule(record_every, steps)
@@ -354,6 +362,7 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     if fused and why_not:
         raise ValueError(f"fused=True: this run cannot take the fused path: {why_not}")
     use_fused = fused is True or (fused is None and not why_not and R * K * steps >= _FUSED_MIN_WORK)
+    n_threads = threads_mod.choose(threads, R * K * steps, device)
     fingerprint = fingerprint_of(method, oracle, x0, steps=steps, seed=int(seed), replicas=ids.tolist(),
                                  K=K, d=d, times=times, records=list(recs), dtype=str(dtype),
                                  stop=stop is not None, stop_on=stop_on, divergence=divergence)
@@ -362,7 +371,7 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
               "steps": steps, "R": R, "K": K, "d": d, "seed": int(seed),
               "record_times": times, "recorders": list(recs), "stop": stop is not None,
               "stop_on": stop_on, "divergence": divergence, "device": str(device), "dtype": str(dtype),
-              "path": "fused" if use_fused else "steps"}
+              "path": "fused" if use_fused else "steps", "threads": n_threads}
     guard = _Guard(stop, stop_on, divergence)
     ck = Path(checkpoint) if checkpoint is not None else None
 
@@ -384,11 +393,12 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
                                **run.ev._asdict(), "rows": run.rows})
 
     blob = _read_checkpoint(ck, device, fingerprint) if resume and ck.exists() else None
-    run = _start(method, oracle, x0, rng, guard, list(recs), times, blob)
-    fast = _Fused(method, oracle, ids, seed, K, d, config, fused, guard) if use_fused else None
-    _loop(run, fast.step if fast else method.step, fast.leap if fast else None, oracle, rng, steps, times,
-          record, save if ck is not None and checkpoint_every else None, checkpoint_every, guard, dtype,
-          progress)
+    with threads_mod.using(n_threads):
+        run = _start(method, oracle, x0, rng, guard, list(recs), times, blob)
+        fast = _Fused(method, oracle, ids, seed, K, d, config, fused, guard) if use_fused else None
+        _loop(run, fast.step if fast else method.step, fast.leap if fast else None, oracle, rng, steps,
+              times, record, save if ck is not None and checkpoint_every else None, checkpoint_every,
+              guard, dtype, progress)
     if "record_bytes" not in config:  # no record was taken
         _note_bytes(config, run.rows, len(times))
     ev = run.ev

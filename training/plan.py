@@ -375,6 +375,8 @@ def env_info(device: str) -> dict:
 
     import numpy
     import torch
+
+    from dynamics.runfolder import cpu_info as _cpu_info
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                              cwd=Path(__file__).resolve().parent).stdout.strip() or None
@@ -383,7 +385,8 @@ def env_info(device: str) -> dict:
     rev = rev or os.environ.get("DECENTLAB_REVISION")   # a snapshot (git archive) of a commit
     info = {"python": sys.version.split()[0], "platform": platform.platform(), "numpy": numpy.__version__,
             "torch": torch.__version__, "device": device, "cuda_available": bool(torch.cuda.is_available()),
-            "git_revision": rev, "hostname": socket.gethostname(), "torch_threads": torch.get_num_threads()}
+            "git_revision": rev, "hostname": socket.gethostname(), "torch_threads": torch.get_num_threads(),
+            **_cpu_info()}
     if info["cuda_available"]:
         info["cuda_device"] = torch.cuda.get_device_name(0)
     return info

@@ -407,12 +407,8 @@ def load_recorded(path_under_results: str | Path, root: str | Path | None = None
 def one_thread():
     """One torch intra-op thread inside (restored after). Claims and figures work on small
     tensors (10^3-10^5 numbers per op), where intra-op threads on a 2-core machine cost far more
-    than they save (measured ~10x slower elementwise ops under load)."""
-    import torch
+    than they save (measured ~10x slower elementwise ops under load); dynamics.threads.using(1)."""
+    from dynamics.threads import using
 
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with using(1):
         yield
-    finally:
-        torch.set_num_threads(n)

@@ -349,7 +349,8 @@ def _mode_line(config, env) -> list[str]:
     mode = "quick" if config.get("quick", True) else "full"
     return [f"- mode: {mode}, seed {config.get('seed')}, device {config.get('device')}",
             (f"- git revision: {env.get('git_revision')}, host {env.get('hostname')}, "
-             f"python {env.get('python')}, torch {env.get('torch')}, numpy {env.get('numpy')}")]
+             f"python {env.get('python')}, torch {env.get('torch')}, numpy {env.get('numpy')}"
+             + (f", CPU {env['cpu_model']} ({env.get('cpu_capability')})" if env.get("cpu_model") else ""))]
 
 
 def _verdict_cell(cid, ev, full, quick: bool) -> str:
@@ -501,7 +502,9 @@ def to_html(run_dir: Path, metas, evidence, config, env, interrupted=False, figu
                    f"continue with <code>python -m verify --resume {e(run_dir)}</code>.</p>")
     out.append(f"<ul class='meta'><li>mode: {mode}, seed {e(config.get('seed'))}, device "
                f"{e(config.get('device'))}</li><li>git revision: {e(env.get('git_revision'))}, host "
-               f"{e(env.get('hostname'))}, python {e(env.get('python'))}, torch {e(env.get('torch'))}</li>"
+               f"{e(env.get('hostname'))}, python {e(env.get('python'))}, torch {e(env.get('torch'))}"
+               + (f", CPU {e(env['cpu_model'])} ({e(env.get('cpu_capability'))})" if env.get("cpu_model") else "")
+               + "</li>"
                f"<li>verdicts: {e(counts_text(counts(evidence, metas)))}</li>")
     if quick:
         out.append("<li>quick run: verdicts are provisional (small sizes)"

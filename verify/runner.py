@@ -59,7 +59,7 @@ def env_info(device: str, seed: int) -> dict:
         "numpy": numpy.__version__, "torch": torch.__version__,
         "device": device, "cuda_available": bool(torch.cuda.is_available()),
         "git_revision": git_revision(), "seed": seed, "hostname": socket.gethostname(),
-        "time": datetime.now().isoformat(timespec="seconds"),
+        "time": datetime.now().isoformat(timespec="seconds"), **runfolder.cpu_info(),
     }
     try:
         import scipy
