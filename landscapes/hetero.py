@@ -68,6 +68,26 @@ def _check_vec(x: torch.Tensor, d: int) -> torch.Tensor:
     return x
 
 
+def _rowwise_apply(A: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """(A_k r_k)_i = sum_j A_kij r_kj for r (..., K, d), summed left to right over j with
+    elementwise kernels: bit-identical per row whatever the leading (replica) axes. A batched
+    GEMM (einsum) picks its blocking from the number of rows and rounds a row differently with
+    R on some CPUs (seen with MKL on an AVX-512 Xeon: 1.8e-15), which would make a replica's path
+    depend on how many replicas run beside it (docs/theory.md §0)."""
+    out = A[:, :, 0] * r[..., 0:1]
+    for j in range(1, A.shape[-1]):
+        out = out + A[:, :, j] * r[..., j:j + 1]
+    return out
+
+
+def _rowwise_dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """sum_i u_i v_i over the last axis, left to right (elementwise, as `_rowwise_apply`)."""
+    out = u[..., 0] * v[..., 0]
+    for i in range(1, u.shape[-1]):
+        out = out + u[..., i] * v[..., i]
+    return out
+
+
 def hetero_quadratics(K: int, d: int, zeta: float = 1.0, hess_spread: float = 0.0,
                       mu: float = 1.0, seed: int = 0) -> Heterogeneous:
     """f_k(x) = ½ (x − b_k)ᵀ A_k (x − b_k), A_k = Q_k diag(λ_k) Q_kᵀ SPD.
@@ -108,11 +128,11 @@ def hetero_quadratics(K: int, d: int, zeta: float = 1.0, hess_spread: float = 0.
 
     def f_i(x):
         r = _check_stack(x, K, d) - b
-        return 0.5 * torch.einsum("...ki,kij,...kj->...k", r, A, r)
+        return 0.5 * _rowwise_dot(r, _rowwise_apply(A, r))
 
     def grad_i(x):
         r = _check_stack(x, K, d) - b
-        return torch.einsum("kij,...kj->...ki", A, r)
+        return _rowwise_apply(A, r)
 
     def hess_i(x):
         x = _check_stack(x, K, d)

@@ -152,3 +152,18 @@ def test_teacher_student():
     assert noisy.x_star is None and noisy.f_star is None
     with pytest.raises(ValueError, match="label_noise"):
         teacher_student(2, label_noise=-1.0)
+
+
+def test_quadratic_gradients_do_not_depend_on_the_number_of_rows():
+    """grad_i / f_i of one row are the same bits alone or among 256 rows (a batched GEMM is not:
+    its blocking depends on the row count), and equal A_k(x_k − b_k) to rounding."""
+    from landscapes import hetero_quadratics
+    p = hetero_quadratics(8, 6, zeta=1.0, hess_spread=2.0, seed=5)
+    x = torch.randn(256, 8, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    g, f = p.grad_i(x), p.f_i(x)
+    for i in (0, 17, 255):
+        assert torch.equal(p.grad_i(x[i:i + 1]), g[i:i + 1]) and torch.equal(p.f_i(x[i]), f[i])
+    r = x - p.b
+    ref = (p.A.unsqueeze(0) @ r.unsqueeze(-1)).squeeze(-1)
+    torch.testing.assert_close(g, ref, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(f, 0.5 * (r * ref).sum(-1), rtol=1e-13, atol=1e-13)
