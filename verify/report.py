@@ -328,6 +328,15 @@ def _caption(cid: str, entry: dict, evidence: dict[str, Evidence], metas: list[d
 
 # ---------------------------------------------------------------- markdown
 
+def summary_groups(metas: list[dict], evidence: dict[str, Evidence]):
+    """(paper label, rows) per paper, a row (meta, evidence, finding cut to SUMMARY_CHARS,
+    decisive quantities, time) per claim: the summary table, which markdown and HTML only format."""
+    for _, label, ms in groups(metas):
+        yield label, [(m, evidence.get(m["id"]), cut(reason(evidence.get(m["id"])), SUMMARY_CHARS),
+                       decisive(m, evidence.get(m["id"])),
+                       f"{evidence[m['id']].elapsed:.1f}s" if evidence.get(m["id"]) else "") for m in ms]
+
+
 def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
@@ -379,16 +388,12 @@ def markdown(run_dir: Path, metas, evidence, config, env, interrupted=False, fig
         c = counts(evidence, ms)
         lines.append(f"| {_md_cell(label)} | " + " | ".join(str(c.get(v, 0)) for v in VERDICT_ORDER) + " |")
     lines.append("")
-    for _, label, ms in groups(metas):
+    for label, rows in summary_groups(metas, evidence):
         lines += [f"### {label}", "", "| verdict | claim | finding | decisive quantity | time |",
                   "|---|---|---|---|---|"]
-        for m in ms:
-            ev = evidence.get(m["id"])
-            lines.append(f"| {_md_cell(_verdict_cell(m['id'], ev, full, quick))} | "
-                         f"[{m['id']}](#{m['id'].replace('.', '').lower()}) | {_md_cell(cut(reason(ev), SUMMARY_CHARS))} | "
-                         f"{_md_cell('; '.join(decisive(m, ev)))} | "
-                         f"{f'{ev.elapsed:.1f}s' if ev else ''} |")
-        lines.append("")
+        lines += [f"| {_md_cell(_verdict_cell(m['id'], ev, full, quick))} | "
+                  f"[{m['id']}](#{m['id'].replace('.', '').lower()}) | {_md_cell(finding)} | "
+                  f"{_md_cell('; '.join(dec))} | {took} |" for m, ev, finding, dec, took in rows] + [""]
     for m in metas:
         ev = evidence.get(m["id"])
         lines += [f"## {m['id']}", "", f"**Verdict: {_verdict_cell(m['id'], ev, full, quick)}** — "
@@ -521,15 +526,11 @@ def to_html(run_dir: Path, metas, evidence, config, env, interrupted=False, figu
     out.append("<table class='summary'><colgroup><col class='v'><col class='c'><col class='f'>"
                "<col class='d'><col class='t'></colgroup><tr><th>verdict</th><th>claim</th><th>finding</th>"
                "<th>decisive quantity (predicted vs measured, tolerance)</th><th>time</th></tr>")
-    for _, label, ms in groups(metas):
+    for label, rows in summary_groups(metas, evidence):
         out.append(f"<tr class='paper'><td colspan='5'>{e(label)}</td></tr>")
-        for m in ms:
-            ev = evidence.get(m["id"])
-            out.append(f"<tr><td>{_html_verdict(m['id'], ev, full, quick)}</td>"
-                       f"<td><a href='#{e(m['id'])}'>{_breakable(m['id'])}</a></td>"
-                       f"<td>{e(cut(reason(ev), SUMMARY_CHARS))}</td>"
-                       f"<td>{'<br>'.join(e(x) for x in decisive(m, ev))}</td>"
-                       f"<td>{f'{ev.elapsed:.1f}s' if ev else ''}</td></tr>")
+        out += [f"<tr><td>{_html_verdict(m['id'], ev, full, quick)}</td>"
+                f"<td><a href='#{e(m['id'])}'>{_breakable(m['id'])}</a></td><td>{e(finding)}</td>"
+                f"<td>{'<br>'.join(e(x) for x in dec)}</td><td>{took}</td></tr>" for m, ev, finding, dec, took in rows]
     out.append("</table>")
     for m in metas:
         ev = evidence.get(m["id"])
