@@ -346,10 +346,11 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     eligible and R·K·steps >= 3e8 worker-steps (below that the compile, 6-40 s, does not pay);
     False never. `config['path']` says which ran: 'fused' or 'steps'.
     `threads`: torch's CPU intra-op threads for the run (restored after): 'auto' (default) uses
-    torch's current count, lowered to the cores other jobs leave free when the run has >= 1e7
+    torch's current count, lowered to the cores other jobs leave free when the run has >= 3e7
     worker-steps (`dynamics.threads`: a per-step run with more threads than free cores waits at
-    every operation's barrier, up to ~15x slower); an int sets it; None leaves it alone.
-    `config['threads']` is the count used. Results do not depend on it (tested).
+    every operation's barrier, 16x slower beside a 2-thread job on 2 cores); an int sets it;
+    None leaves it alone. `config['threads']` is the count used. Results do not depend on it
+    (tested).
     """
     steps, device = _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, stop,
                               divergence, checkpoint, checkpoint_every, fused, device, threads)

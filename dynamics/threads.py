@@ -3,13 +3,14 @@
 torch's CPU kernels split every operation over its intra-op threads and wait at a barrier at
 its end. A per-step simulation runs ~40 small operations a step, so when another job holds the
 cores each barrier waits for a thread the OS has descheduled: on the 2-core box, D-SGD at
-R = 4096 ran 15x slower with 2 threads beside a 2-thread job than alone, and 1 thread lost
-only ~2x (benchmarks/RESULTS.md, "Peers on a busy machine"). So `simulate(threads='auto')`
+R = 4096 ran 16x slower with 2 threads beside a 2-thread job than alone, and 1 thread lost
+only ~1.5x (benchmarks/RESULTS.md, "Peers on a busy machine"). So `simulate(threads='auto')`
 counts the cores other work leaves free just before the run and uses no more threads than that.
 
 free cores = Σ over this process's CPUs of the idle share of the last `window` seconds
-(/proc/stat: idle + iowait ticks over all ticks). Where that cannot be read (not Linux, a
-container whose /proc/stat lists other CPUs than its own), `free_cores` returns None and
+(/proc/stat: idle + iowait ticks over all ticks; the kernel counts 10 ms ticks, so 30 ms give
+each CPU ~3: enough to tell a busy core from a free one). Where that cannot be read (not Linux,
+a container whose /proc/stat lists other CPUs than its own), `free_cores` returns None and
 'auto' keeps torch's setting.
 """
 from __future__ import annotations
@@ -22,7 +23,9 @@ import torch
 
 __all__ = ["AUTO_MIN_WORK", "choose", "free_cores", "using"]
 
-AUTO_MIN_WORK = 10 ** 7  # worker-steps below which 'auto' keeps torch's threads (sampling costs `window`)
+# worker-steps below which 'auto' keeps torch's threads: such a run takes under ~1 s alone, and
+# sampling for 30 ms would cost it a few per cent
+AUTO_MIN_WORK = 3 * 10 ** 7
 
 
 def _cpu_ticks(cpus: set[int]) -> tuple[int, int] | None:
@@ -41,7 +44,7 @@ def _cpu_ticks(cpus: set[int]) -> tuple[int, int] | None:
     return idle, total
 
 
-def free_cores(window: float = 0.05) -> float | None:
+def free_cores(window: float = 0.03) -> float | None:
     """Cores of this process's CPU set that were idle over the next `window` seconds (this
     process sleeps meanwhile, so its own threads do not count), or None where unknown."""
     try:

@@ -183,7 +183,9 @@ def test_claims_run_quick(name, tmp_path):
 @pytest.mark.parametrize("mod", ["lsgd_symmetric_trajectories", "lsgd_loss_vs_steps", "lsgd_descent_bound"])
 def test_figures_build(mod, tmp_path):
     import importlib
-    paths = importlib.import_module(f"paper_figs.{mod}").make(tmp_path, quick=True)
+
+    from paper_figs.__main__ import render  # runs the figure's claims (quick), then draws
+    paths, _ = render(mod, importlib.import_module(f"paper_figs.{mod}"), tmp_path, True, None, None)
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
 
 

@@ -324,8 +324,9 @@ def test_bad_input(call, word):
 @pytest.mark.slow  # runs the claims easgd.rr_stability_region and easgd.admm_unstable (quick)
 def test_figures_quick(tmp_path):
     from paper_figs import easgd_admm_spectral_radius, easgd_stability_region
+    from paper_figs.__main__ import render  # runs the figure's claims (quick), then draws
     for mod in (easgd_stability_region, easgd_admm_spectral_radius):
-        paths = mod.make(tmp_path, quick=True)
+        paths, _ = render(mod.__name__.split(".")[-1], mod, tmp_path, True, None, None)
         assert {q.suffix for q in paths} == {".png", ".pdf"}
         assert all(q.exists() and q.stat().st_size > 0 for q in paths)
 
@@ -420,6 +421,7 @@ def test_bad_input_variances(call, word):
 @pytest.mark.slow  # ~12 s: Monte Carlo runs behind the figure
 def test_variance_figure_quick(tmp_path):
     from paper_figs import easgd_variance_vs_rho
-    paths = easgd_variance_vs_rho.make(tmp_path, quick=True)
+    from paper_figs.__main__ import render
+    paths, _ = render("easgd_variance_vs_rho", easgd_variance_vs_rho, tmp_path, True, None, None)
     assert {q.suffix for q in paths} == {".png", ".pdf"}
     assert all(q.exists() and q.stat().st_size > 0 for q in paths)

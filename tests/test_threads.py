@@ -30,7 +30,7 @@ def test_choose_passes_ints_and_none_and_refuses_the_rest():
 
 @pytest.mark.parametrize("free,want", [(0.0, 1), (0.4, 1), (0.6, 1), (1.4, 1), (1.6, 2), (1.99, 2), (None, 2)])
 def test_auto_uses_no_more_threads_than_free_cores(monkeypatch, free, want):
-    monkeypatch.setattr(TH, "free_cores", lambda window=0.05: free)
+    monkeypatch.setattr(TH, "free_cores", lambda window=0.03: free)
     with TH.using(2):
         assert TH.choose("auto", 10 ** 9) == want
         assert TH.choose("auto", 10 ** 9, device="meta") == 2   # not a CPU run: unchanged
