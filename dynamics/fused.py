@@ -25,6 +25,7 @@ draws). Anything else: use `dynamics.simulate` on its per-step path.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 
@@ -36,6 +37,18 @@ from landscapes.rng import _M32, _i32, _mix32_int, _to_i32
 __all__ = ["SUPPORTED", "FusedResult", "compiler_available", "run_fused", "stepper"]
 
 SUPPORTED = ("dsgd", "dsgdm")
+# compiled graphs allowed per code object while a fused kernel runs: every (method, landscape,
+# sizes, step constants) and every torch thread count (inductor guards on it) is one graph of the
+# same `block` code; dynamo's default of 8 failed the peers benchmark (3 workloads x 3 thread
+# settings) with FailOnRecompileLimitHit
+RECOMPILE_LIMIT = 256
+
+
+def _recompile_scope():
+    """torch._dynamo.config with the recompile limit raised to RECOMPILE_LIMIT (restored after)."""
+    cfg = torch._dynamo.config
+    name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"
+    return cfg.patch(**{name: max(getattr(cfg, name), RECOMPILE_LIMIT)})
 
 
 def compiler_available() -> bool:
@@ -149,9 +162,10 @@ def stepper(method, landscape, replicas, *, seed: int, sigma: float, batch: int,
     def advance(x, m, t0: int, n: int):
         keys = _keys(int(seed), int(stream), t0, n)
         peaks = []
-        for s in range(0, n, block):
-            x, m, peak = fn(x, m, keys[s:s + block], idc, a, b)
-            peaks.append(peak)
+        with _recompile_scope() if compiled else contextlib.nullcontext():
+            for s in range(0, n, block):
+                x, m, peak = fn(x, m, keys[s:s + block], idc, a, b)
+                peaks.append(peak)
         return x, m, torch.stack(peaks).amax()
     return advance, compiled
 

@@ -88,3 +88,30 @@ def test_bad_input():
         fused.run_fused(meth, LAND, torch.zeros(5, 1), 20, replicas=2, compile=False)
     with pytest.raises(ValueError, match="replicas"):
         fused.run_fused(meth, LAND, x0, 20, replicas=0, compile=False)
+
+
+def test_compiled_kernels_run_with_the_raised_recompile_limit(monkeypatch):
+    """Each (method, sizes, constants, thread count) is one more graph of the same `block` code:
+    the compiled kernel is called with dynamo's recompile limit raised to RECOMPILE_LIMIT (the
+    default 8 failed the peers benchmark), and the limit is restored after."""
+    cfg = torch._dynamo.config
+    name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"
+    seen = []
+
+    def fake_compile(fn, **kw):          # "compiles" to the eager function, noting the limit
+        def run(*a):
+            seen.append(getattr(cfg, name))
+            return fn(*a)
+        return run
+
+    monkeypatch.setattr(fused, "compiler_available", lambda: True)
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    before, cached = getattr(cfg, name), set(fused._CACHE)
+    meth = dynamics.make("dsgd", ring(4), lr=0.0123)   # a key no other test compiled
+    adv, compiled = fused.stepper(meth, LAND, 3, seed=0, sigma=1.0, batch=1, stream=0, K=4, d=1)
+    x = torch.zeros(3, 4, 1, dtype=torch.float64)
+    adv(x, x, 0, 2)
+    assert compiled and seen == [max(before, fused.RECOMPILE_LIMIT)] * 2
+    assert getattr(cfg, name) == before
+    for k in set(fused._CACHE) - cached:  # drop the fake-compiled kernel
+        del fused._CACHE[k]
