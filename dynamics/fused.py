@@ -12,7 +12,9 @@ Noise: the draws are those of `Streams(seed, replicas).normal(t, (K, d), stream)
 keys, hash rounds and Box–Muller in float64): a replica's path depends on (seed, replica id)
 only, whatever R or the block length. Integer hashing is exact; log/sqrt/cos/sin may come from
 the compiler's vector math library, so compiled draws equal the streams' to ~1 ulp (tested to
-1e-12), eager draws are bit-identical.
+1e-12), eager draws are bit-identical. A compiled kernel is specific to its configuration and to
+torch's thread count (inductor guards on it): a run at another count compiles once more (from
+torch's on-disk cache when it has seen that count before).
 
 Supported: methods 'dsgd' (x <- W x - lr g) and 'dsgdm' (m <- beta m + g; x <- W(x - lr m)),
 a fixed topology (period 1), isotropic noise g = grad f(x) + (sigma/sqrt(B)) z from any
