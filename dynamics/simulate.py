@@ -302,8 +302,7 @@ def _validate(method, oracle, steps, seed, dtype, progress, resume, stop_on, sto
         raise ValueError("resume=True needs checkpoint=path")
     if fused not in (None, True, False):
         raise ValueError(f"fused must be None (auto), True or False, got {fused!r}")
-    if threads not in (None, "auto") and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be 'auto', None or an int >= 1, got {threads!r}")
+    threads_mod.check(threads)
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' requested but CUDA is not available")
@@ -346,7 +345,7 @@ def simulate(method, oracle, x0, steps: int, *, replicas=None, seed: int = 0,
     eligible and R·K·steps >= 3e8 worker-steps (below that the compile, 6-40 s, does not pay);
     False never. `config['path']` says which ran: 'fused' or 'steps'.
     `threads`: torch's CPU intra-op threads for the run (restored after): 'auto' (default) uses
-    torch's current count, lowered to the cores other jobs leave free when the run has >= 3e7
+    torch's current count, lowered to the cores other jobs leave free when the run has >= 5e7
     worker-steps (`dynamics.threads`: a per-step run with more threads than free cores waits at
     every operation's barrier, 16x slower beside a 2-thread job on 2 cores); an int sets it;
     None leaves it alone. `config['threads']` is the count used. Results do not depend on it

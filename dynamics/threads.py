@@ -8,24 +8,29 @@ only ~1.5x (benchmarks/RESULTS.md, "Peers on a busy machine"). So `simulate(thre
 counts the cores other work leaves free just before the run and uses no more threads than that.
 
 free cores = Σ over this process's CPUs of the idle share of the last `window` seconds
-(/proc/stat: idle + iowait ticks over all ticks; the kernel counts 10 ms ticks, so 30 ms give
-each CPU ~3: enough to tell a busy core from a free one). Where that cannot be read (not Linux,
+(/proc/stat: idle + iowait ticks over all ticks; the kernel counts 10 ms ticks, so 50 ms give
+each CPU ~5: enough to tell a busy core from a free one). Where that cannot be read (not Linux,
 a container whose /proc/stat lists other CPUs than its own), `free_cores` returns None and
 'auto' keeps torch's setting.
 """
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import time
 
 import torch
 
-__all__ = ["AUTO_MIN_WORK", "choose", "free_cores", "using"]
+__all__ = ["AUTO_MIN_WORK", "FREE_FROM", "check", "choose", "free_cores", "using"]
 
-# worker-steps below which 'auto' keeps torch's threads: such a run takes under ~1 s alone, and
-# sampling for 30 ms would cost it a few per cent
-AUTO_MIN_WORK = 3 * 10 ** 7
+# worker-steps below which 'auto' keeps torch's threads: such a run takes under ~1.5 s alone, and
+# sampling for 50 ms would cost it a few per cent
+AUTO_MIN_WORK = 5 * 10 ** 7
+# a core counts as free from this idle share on: the kernel counts 10 ms ticks, so a 50 ms window
+# gives each CPU ~5 and an idle 2-CPU machine reads 1.5-2.0 free cores (a stray busy tick or two)
+FREE_FROM = 0.25
 
 
 def _cpu_ticks(cpus: set[int]) -> tuple[int, int] | None:
@@ -44,7 +49,7 @@ def _cpu_ticks(cpus: set[int]) -> tuple[int, int] | None:
     return idle, total
 
 
-def free_cores(window: float = 0.03) -> float | None:
+def free_cores(window: float = 0.05) -> float | None:
     """Cores of this process's CPU set that were idle over the next `window` seconds (this
     process sleeps meanwhile, so its own threads do not count), or None where unknown."""
     try:
@@ -63,19 +68,27 @@ def free_cores(window: float = 0.03) -> float | None:
 
 def choose(threads, work: int, device="cpu") -> int:
     """The intra-op threads for a run of `work` worker-steps: an int >= 1 as given; 'auto'
-    torch's current count, lowered to the free cores (rounded, at least 1) on a CPU run of at
-    least AUTO_MIN_WORK worker-steps; None torch's current count. Anything else: ValueError."""
+    torch's current count, lowered to the free cores (a core counts from an idle share of
+    FREE_FROM on; at least 1) on a CPU run of at least AUTO_MIN_WORK worker-steps; None torch's
+    current count. Anything else: ValueError."""
     now = torch.get_num_threads()
     if threads is None:
         return now
-    if threads == "auto":
+    if isinstance(threads, str) and threads == "auto":
         if now == 1 or torch.device(device).type != "cpu" or work < AUTO_MIN_WORK:
             return now
         free = free_cores()
-        return now if free is None else max(1, min(now, int(free + 0.5)))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        return now if free is None else max(1, min(now, math.floor(free + 1 - FREE_FROM)))
+    check(threads)
+    return int(threads)
+
+
+def check(threads) -> None:
+    """ValueError (one line) unless threads is 'auto', None or an integer >= 1."""
+    if isinstance(threads, str) and threads == "auto" or threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
         raise ValueError(f"threads must be 'auto', None or an int >= 1, got {threads!r}")
-    return threads
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .registry import Registry
+from .registry import Registry, did_you_mean  # noqa: F401  (did_you_mean: kept as landscapes.core.did_you_mean)
 
 DTYPE = torch.float64
 

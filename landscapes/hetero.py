@@ -68,12 +68,19 @@ def _check_vec(x: torch.Tensor, d: int) -> torch.Tensor:
     return x
 
 
+ROWWISE_MAX_D = 64  # above this dimension `_rowwise_apply` uses einsum (d kernels per call cost too much)
+
+
 def _rowwise_apply(A: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """(A_k r_k)_i = sum_j A_kij r_kj for r (..., K, d), summed left to right over j with
     elementwise kernels: bit-identical per row whatever the leading (replica) axes. A batched
     GEMM (einsum) picks its blocking from the number of rows and rounds a row differently with
     R on some CPUs (seen with MKL on an AVX-512 Xeon: 1.8e-15), which would make a replica's path
-    depend on how many replicas run beside it (docs/theory.md §0)."""
+    depend on how many replicas run beside it (docs/theory.md §0). Above d = ROWWISE_MAX_D the
+    d kernel launches cost more than the guarantee is worth (12 ms vs 0.4 ms a call at d = 50,
+    R = 256, K = 16): einsum, and rows may then differ in the last bits with R."""
+    if A.shape[-1] > ROWWISE_MAX_D:
+        return torch.einsum("kij,...kj->...ki", A, r)
     out = A[:, :, 0] * r[..., 0:1]
     for j in range(1, A.shape[-1]):
         out = out + A[:, :, j] * r[..., j:j + 1]
@@ -81,7 +88,10 @@ def _rowwise_apply(A: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 
 
 def _rowwise_dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """sum_i u_i v_i over the last axis, left to right (elementwise, as `_rowwise_apply`)."""
+    """sum_i u_i v_i over the last axis, left to right (elementwise, as `_rowwise_apply`; a
+    reduction kernel above ROWWISE_MAX_D)."""
+    if u.shape[-1] > ROWWISE_MAX_D:
+        return (u * v).sum(-1)
     out = u[..., 0] * v[..., 0]
     for i in range(1, u.shape[-1]):
         out = out + u[..., i] * v[..., i]

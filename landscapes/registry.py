@@ -40,6 +40,9 @@ class Registry:
 
     def register(self, name: str, fn: Callable | None = None):
         """Add `fn` under `name` (as a decorator when fn is None); a name taken -> ValueError."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
+
         def deco(f):
             if name in self._builders:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
@@ -75,13 +78,13 @@ class Registry:
         params = list(inspect.signature(self.builder(name)).parameters.values())[self.positional:]
         if any(p.kind is p.VAR_KEYWORD for p in params):
             return None
-        return [p.name for p in params]
+        return [p.name for p in params if p.kind is not p.VAR_POSITIONAL]
 
     def defaults(self, name) -> dict:
         """keyword -> default of the builder of `name` (None where the keyword is required)."""
         params = list(inspect.signature(self.builder(name)).parameters.values())[self.positional:]
         return {p.name: (None if p.default is inspect.Parameter.empty else p.default)
-                for p in params if p.kind is not p.VAR_KEYWORD}
+                for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
     def check(self, name, keywords: Iterable[str]) -> Callable:
         """The builder of `name` after checking every keyword against its signature."""

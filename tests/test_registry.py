@@ -44,6 +44,10 @@ def test_register_twice_is_refused_and_unregister_frees_the_name():
     assert "alpha" not in r and r.get("alpha") is None
     r.register("alpha", lambda n: -n)
     assert r.build("alpha", 2) == -2
+    with pytest.raises(ValueError, match="a widget name must be a non-empty string, got 3"):
+        r.register(3, lambda n: n)
+    r.register("star", lambda n, *rest, size=1: (n, rest, size))   # *args is not a keyword
+    assert r.accepted("star") == ["size"] and r.defaults("star") == {"size": 1}
 
 
 def test_did_you_mean():
