@@ -55,8 +55,13 @@ def test_did_you_mean():
     assert did_you_mean("zzz", ["ring"]) == "" and did_you_mean(3, ["ring"]) == ""
 
 
-def test_the_three_registries_share_the_idiom():
-    assert set(landscapes.names()) == set(landscapes.core.LANDSCAPES.names())
-    assert dynamics.names() == dynamics.base.ALGORITHMS.names() and "dsgd" in dynamics.names()
-    assert T.names() == T.TOPOLOGIES.names() + ["custom"]
-    assert dynamics.base.hyper_parameters("dsgdm")["beta"] == 0.9
+def test_the_three_registries_hold_the_modules_builders():
+    """Each registry maps its names to the builder functions the modules define (not copies),
+    and the public lookups read them."""
+    from dynamics.algorithms import momentum
+    from landscapes import analytic
+    assert landscapes.core.LANDSCAPES.builder("quartic") is analytic.quartic
+    assert dynamics.base.ALGORITHMS.builder("dsgdm") is momentum.dsgdm
+    assert T.TOPOLOGIES.builder("ring") is T.ring and T.get("ring", 5).W().shape == (5, 5)
+    assert {"ring", "complete", "erdos_renyi", "custom"} <= set(T.names())
+    assert dynamics.base.hyper_parameters("dsgdm") == {"lr": None, "beta": 0.9}  # signature (topology, lr=None, beta=0.9)
